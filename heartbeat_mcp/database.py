@@ -1,0 +1,178 @@
+"""One handle on the database for the engine, the checks and the server.
+
+SQLAlchemy's synchronous engine does the work in worker threads (`run`), so the
+event loop never waits on a query. The same code serves SQLite (embedded,
+single process) and PostgreSQL (production, several replicas).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+
+
+def normalize_url(raw: str) -> URL:
+    """Accept the URLs people paste: ``postgresql://`` and ``postgres://`` mean psycopg 3."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL ({exc})") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite:/// or postgresql://")
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        raise ValueError("PostgreSQL is used through psycopg 3: write postgresql://")
+    return url
+
+
+def redact(url: URL | str) -> str:
+    """The URL as it may appear in logs and errors: never with its password."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except ArgumentError:
+            return "<unparseable database URL>"
+    return url.render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class Ping:
+    ok: bool
+    latency_ms: float
+    error: str = ""
+
+
+class Database:
+    """An SQLAlchemy engine plus the few behaviours both dialects need to agree on."""
+
+    def __init__(self, url: str | URL, *, pool_size: int = 5, echo: bool = False) -> None:
+        self.url = normalize_url(str(url)) if isinstance(url, str) else url
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = create_engine(
+                self.url,
+                echo=echo,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=pool_size,
+                max_overflow=pool_size,
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_engine(
+                self.url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                pool_pre_ping=True,
+                pool_timeout=10,
+                connect_args={"connect_timeout": 5, "application_name": "heartbeat-mcp"},
+            )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def safe_url(self) -> str:
+        return redact(self.url)
+
+    @property
+    def sqlite_path(self) -> str | None:
+        if not self.is_sqlite:
+            return None
+        return self.url.database if self.url.database not in (None, "", ":memory:") else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking database work in a worker thread."""
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    async def run_in_transaction(self, fn: Callable[[Session], T]) -> T:
+        def work() -> T:
+            with self.transaction() as session:
+                return fn(session)
+
+        return await self.run(work)
+
+    def ping_sync(self) -> Ping:
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means "down"
+            return Ping(False, (time.perf_counter() - started) * 1000, describe_error(exc))
+        return Ping(True, (time.perf_counter() - started) * 1000)
+
+    async def ping(self) -> Ping:
+        return await self.run(self.ping_sync)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line error without connection strings or SQL parameters."""
+    orig = getattr(exc, "orig", None)
+    message = str(orig if orig is not None else exc).strip().splitlines()
+    first = message[0] if message else type(exc).__name__
+    return f"{type(orig or exc).__name__}: {first}"[:300]
+
+
+def interrupt(connection: Connection) -> None:
+    """Stop the statement a connection is running, from another thread.
+
+    This is how a task timeout really stops database work: the worker thread's
+    query fails at once and its transaction rolls back.
+    """
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is None:
+        return
+    if connection.dialect.name == "sqlite":
+        dbapi.interrupt()
+    else:
+        dbapi.cancel()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Make SQLite safe for a threaded engine.
+
+    WAL lets readers run beside the one writer; `BEGIN IMMEDIATE` takes the
+    write lock at the start of a transaction, so two threads never both read
+    and then deadlock upgrading to write (SQLite would fail one at once
+    instead of waiting).
+    """
+    lock = threading.Lock()
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        with lock:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

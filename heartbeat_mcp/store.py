@@ -1,0 +1,385 @@
+"""Every statement the engine issues, in one place.
+
+Like procrastinate's manager, the engine's SQL is kept visible here rather
+than spread through the loop. Functions take a Session inside a transaction
+and run in worker threads. Claims are leases: a row is claimed by writing a
+per-batch token into `lease_owner`, and every later write about that run
+checks the token, so a replica that lost its lease can never record (or
+commit the writes of) a run that another replica has taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from heartbeat_mcp.models import ActionItemRow, EngineState, TaskConfig, TaskRun
+from heartbeat_mcp.schedule import EVERY_CYCLE
+from heartbeat_mcp.task import ActionItem, Priority
+
+ENGINE_ROW = 1
+
+
+class LeaseLost(RuntimeError):
+    """Another replica took this task over; the run's writes must not commit."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    task: str
+    scheduled_for: datetime
+    token: str
+    timeout_seconds: float
+    consecutive_failures: int
+    schedule: str
+    schedule_seconds: int
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    """A task's configuration from the registry and HEARTBEAT.md (the file layer)."""
+
+    name: str
+    group: str
+    enabled: bool
+    schedule: str
+    schedule_seconds: int
+    timeout_seconds: float
+    first_run_at: datetime  # for a new row: soon (after its jitter) or at its first daily time
+
+
+def jitter_seconds(task: str, interval_seconds: int) -> float:
+    """A stable offset so tasks sharing a schedule do not all start in the same instant."""
+    spread = min(interval_seconds * 0.1, 30.0)
+    digest = int(hashlib.sha256(task.encode()).hexdigest()[:8], 16)
+    return (digest % 1000) / 1000 * spread
+
+
+# --- engine state -------------------------------------------------------------------
+
+
+def engine_state(session: Session, now: datetime) -> EngineState:
+    state = session.get(EngineState, ENGINE_ROW)
+    if state is None:
+        state = EngineState(id=ENGINE_ROW, paused=False, config_version=0, updated_at=now)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def set_engine_paused(session: Session, now: datetime, paused: bool, until: datetime | None) -> None:
+    state = engine_state(session, now)
+    state.paused, state.paused_until, state.updated_at = paused, until, now
+    state.config_version += 1
+
+
+def set_base_interval(session: Session, now: datetime, seconds: int) -> None:
+    """Re-time the base cycle and every task that follows it (not those re-timed on their own)."""
+    state = engine_state(session, now)
+    state.base_interval_seconds, state.updated_at = seconds, now
+    state.config_version += 1
+    for row in session.scalars(
+        select(TaskConfig).where(TaskConfig.schedule == EVERY_CYCLE, TaskConfig.override_schedule.is_(None))
+    ):
+        row.schedule_seconds = seconds
+        row.next_run_at = _earlier(row.next_run_at, now + timedelta(seconds=seconds))
+        row.updated_at = now
+
+
+def is_paused(paused: bool, until: datetime | None, now: datetime) -> bool:
+    return paused and (until is None or until > now)
+
+
+# --- configuration ------------------------------------------------------------------
+
+
+def sync_tasks(session: Session, defaults: Sequence[TaskDefaults], now: datetime) -> None:
+    """Create rows for new tasks and apply the file layer where no run-time change overrides it.
+
+    A changed schedule moves `next_run_at` only earlier (never a second run
+    for the same period).
+    """
+    rows = {r.task_name: r for r in session.scalars(select(TaskConfig))}
+    for d in defaults:
+        row = rows.get(d.name)
+        if row is None:
+            session.add(
+                TaskConfig(
+                    task_name=d.name, group_name=d.group, enabled=d.enabled, schedule=d.schedule,
+                    schedule_seconds=d.schedule_seconds, timeout_seconds=d.timeout_seconds,
+                    paused=False, consecutive_failures=0,
+                    next_run_at=d.first_run_at, created_at=now, updated_at=now,
+                )
+            )
+            continue
+        row.group_name, row.timeout_seconds = d.group, d.timeout_seconds
+        if row.override_enabled is None:
+            row.enabled = d.enabled
+        if row.override_schedule is None and (row.schedule, row.schedule_seconds) != (d.schedule, d.schedule_seconds):
+            row.schedule, row.schedule_seconds = d.schedule, d.schedule_seconds
+            row.next_run_at = _earlier(row.next_run_at, now + timedelta(seconds=d.schedule_seconds))
+        row.updated_at = now
+
+
+def _earlier(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None or candidate < current else current
+
+
+def task_rows(session: Session, names: Iterable[str] | None = None) -> list[TaskConfig]:
+    query = select(TaskConfig).order_by(TaskConfig.id)
+    if names is not None:
+        query = query.where(TaskConfig.task_name.in_(list(names)))
+    return list(session.scalars(query))
+
+
+def set_enabled(session: Session, names: Sequence[str], enabled: bool, now: datetime) -> None:
+    values: dict[str, Any] = {"enabled": enabled, "override_enabled": enabled, "updated_at": now}
+    session.execute(update(TaskConfig).where(TaskConfig.task_name.in_(names)).values(**values))
+    if enabled:
+        # A task enabled after a long pause runs soon, once, rather than never.
+        session.execute(
+            update(TaskConfig)
+            .where(TaskConfig.task_name.in_(names), TaskConfig.next_run_at.is_(None))
+            .values(next_run_at=now)
+        )
+    engine_state(session, now).config_version += 1
+
+
+def set_schedule(session: Session, names: Sequence[str], schedule: str, seconds: int, now: datetime) -> None:
+    for row in task_rows(session, names):
+        row.override_schedule = row.schedule = schedule
+        row.schedule_seconds = seconds
+        row.next_run_at = _earlier(row.next_run_at, now + timedelta(seconds=seconds))
+        row.updated_at = now
+    engine_state(session, now).config_version += 1
+
+
+def set_task_paused(session: Session, names: Sequence[str], paused: bool, until: datetime | None, now: datetime) -> None:
+    session.execute(
+        update(TaskConfig)
+        .where(TaskConfig.task_name.in_(names))
+        .values(paused=paused, paused_until=until if paused else None, updated_at=now)
+    )
+    engine_state(session, now).config_version += 1
+
+
+# --- claiming and recording ---------------------------------------------------------
+
+
+def claim_due(session: Session, names: Sequence[str], now: datetime, token: str, lease: timedelta, limit: int) -> list[Claim]:
+    """Lease the due tasks: one statement, safe with many replicas.
+
+    On PostgreSQL the sub-select locks candidate rows with FOR UPDATE SKIP
+    LOCKED, so two replicas never claim the same row; a row whose lease was
+    just taken is re-checked and skipped. SQLite has one writer at a time.
+    """
+    due = (
+        select(TaskConfig.id)
+        .where(
+            TaskConfig.task_name.in_(names),
+            TaskConfig.enabled.is_(True),
+            TaskConfig.next_run_at <= now,
+            or_(TaskConfig.lease_until.is_(None), TaskConfig.lease_until < now),
+            or_(TaskConfig.paused.is_(False), TaskConfig.paused_until <= now),
+        )
+        .order_by(TaskConfig.next_run_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return _lease(session, TaskConfig.id.in_(due.scalar_subquery()), now, token, lease, scheduled=True)
+
+
+def claim_now(session: Session, names: Sequence[str], now: datetime, token: str, lease: timedelta) -> list[Claim]:
+    """Lease named tasks for a manual run, whatever their schedule, unless one is running."""
+    return _lease(session, TaskConfig.task_name.in_(names), now, token, lease, scheduled=False)
+
+
+def _lease(session: Session, where: Any, now: datetime, token: str, lease: timedelta, *, scheduled: bool) -> list[Claim]:
+    stmt = (
+        update(TaskConfig)
+        .where(where, or_(TaskConfig.lease_until.is_(None), TaskConfig.lease_until < now))
+        .values(lease_owner=token, lease_until=now + lease)
+        .returning(
+            TaskConfig.task_name, TaskConfig.next_run_at, TaskConfig.timeout_seconds,
+            TaskConfig.consecutive_failures, TaskConfig.schedule, TaskConfig.schedule_seconds,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [
+        Claim(name, next_run if scheduled and next_run else now, token, timeout, failures, schedule, seconds)
+        for name, next_run, timeout, failures, schedule, seconds in session.execute(stmt)
+    ]
+
+
+def renew_lease(session: Session, tasks: Sequence[str], token: str, until: datetime) -> set[str]:
+    """Extend our leases; returns the tasks whose lease we still hold."""
+    stmt = (
+        update(TaskConfig)
+        .where(TaskConfig.task_name.in_(tasks), TaskConfig.lease_owner == token)
+        .values(lease_until=until)
+        .returning(TaskConfig.task_name)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(stmt))
+
+
+def release(session: Session, tasks: Sequence[str], token: str) -> None:
+    session.execute(
+        update(TaskConfig)
+        .where(TaskConfig.task_name.in_(tasks), TaskConfig.lease_owner == token)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    claim: Claim
+    trigger: str
+    cycle_id: str
+    replica: str
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+    status: str
+    error: str | None
+    result: dict[str, Any]
+    next_run_at: datetime | None  # None: keep the current schedule (manual runs)
+    failed: bool
+
+
+def record_run(session: Session, run: RunRecord) -> None:
+    """Record a finished run in the run's own transaction, if we still hold its lease."""
+    values: dict[str, Any] = {
+        "last_run_at": run.finished_at,
+        "last_status": run.status,
+        "last_result": run.result,
+        "last_error": run.error,
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": run.finished_at,
+        "consecutive_failures": TaskConfig.consecutive_failures + 1 if run.failed else 0,
+    }
+    if not run.failed:
+        values["last_success_at"] = run.finished_at
+    if run.next_run_at is not None:
+        values["next_run_at"] = run.next_run_at
+    updated = session.execute(
+        update(TaskConfig)
+        .where(TaskConfig.task_name == run.claim.task, TaskConfig.lease_owner == run.claim.token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        raise LeaseLost(f"task {run.claim.task} was taken over by another replica")
+    session.execute(
+        insert(TaskRun).values(
+            task_name=run.claim.task, scheduled_for=run.claim.scheduled_for, trigger=run.trigger,
+            started_at=run.started_at, finished_at=run.finished_at, duration_ms=run.duration_ms,
+            status=run.status, error=run.error, result=_summary(run.result), replica=run.replica,
+            cycle_id=run.cycle_id,
+        )
+    )
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    """History keeps counts and metrics, not every finding (those live in action items)."""
+    return {k: v for k, v in result.items() if k in ("item_count", "metrics", "status")}
+
+
+def prune_runs(session: Session, now: datetime, keep_days: int, keep_per_task: int) -> int:
+    """Bounded history: drop runs older than `keep_days`, and beyond `keep_per_task` per task."""
+    old = session.execute(delete(TaskRun).where(TaskRun.started_at < now - timedelta(days=keep_days))).rowcount
+    ranked = select(
+        TaskRun.id, func.row_number().over(partition_by=TaskRun.task_name, order_by=TaskRun.started_at.desc()).label("n")
+    ).subquery()
+    excess = select(ranked.c.id).where(ranked.c.n > keep_per_task)
+    return old + session.execute(delete(TaskRun).where(TaskRun.id.in_(excess))).rowcount
+
+
+# --- action items -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """What happened to an item in this run; alerts are sent on changes, not on sightings."""
+
+    item_id: int
+    kind: str  # "new" | "escalated" | "resolved"
+    task: str
+    priority: str
+
+
+def fingerprint(task: str, subject: str) -> str:
+    return f"{task}:{subject}"
+
+
+def sync_items(
+    session: Session, task: str, items: Sequence[ActionItem], now: datetime, *, resolve_missing: bool = True
+) -> list[ItemChange]:
+    """Make the task's open items match what the run found, in a fixed number of statements.
+
+    Seen again: same row, `last_seen` moves. New or back after resolving: a
+    fresh occurrence. Not seen any more: resolved now — unless
+    `resolve_missing` is off, for an alert added beside the task's findings.
+    """
+    latest: dict[str, ActionItem] = {}
+    for item in items:
+        key = fingerprint(task, item.subject)
+        kept = latest.get(key)
+        if kept is None or Priority(item.priority).rank > Priority(kept.priority).rank:
+            latest[key] = item
+    existing = {
+        row.fingerprint: row
+        for row in session.execute(
+            select(ActionItemRow.id, ActionItemRow.fingerprint, ActionItemRow.priority, ActionItemRow.resolved_at)
+            .where(ActionItemRow.task_name == task)
+        )
+    }
+    changes: list[ItemChange] = []
+    inserts, updates = [], []
+    for key, item in latest.items():
+        content = {
+            "priority": str(item.priority), "message": item.message, "next_step": item.next_step,
+            "affected": {k: list(v) for k, v in item.affected.items()}, "data": dict(item.data), "last_seen": now,
+        }
+        row = existing.get(key)
+        if row is None:
+            inserts.append({"fingerprint": key, "task_name": task, "subject": item.subject, "first_seen": now, "times_seen": 1, **content})
+        elif row.resolved_at is not None:
+            updates.append({"id": row.id, "first_seen": now, "times_seen": 1, "resolved_at": None, "acknowledged_at": None,
+                            "snoozed_until": None, "last_notified_at": None, "last_notified_priority": None, **content})
+            changes.append(ItemChange(row.id, "new", task, str(item.priority)))
+        else:
+            updates.append({"id": row.id, **content})
+            if Priority(item.priority).rank > Priority(row.priority).rank:
+                changes.append(ItemChange(row.id, "escalated", task, str(item.priority)))
+    if inserts:
+        for new_id, key in session.execute(insert(ActionItemRow).returning(ActionItemRow.id, ActionItemRow.fingerprint), inserts):
+            changes.append(ItemChange(new_id, "new", task, str(latest[key].priority)))
+    # Rows differ in which columns they set; group them so each executemany is uniform.
+    for shape in {tuple(sorted(u)) for u in updates}:
+        session.execute(update(ActionItemRow), [u for u in updates if tuple(sorted(u)) == shape])
+    session.execute(
+        update(ActionItemRow)
+        .where(ActionItemRow.task_name == task, ActionItemRow.last_seen == now, ActionItemRow.first_seen < now)
+        .values(times_seen=ActionItemRow.times_seen + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not resolve_missing:
+        return changes
+    resolved = session.execute(
+        update(ActionItemRow)
+        .where(ActionItemRow.task_name == task, ActionItemRow.resolved_at.is_(None), ActionItemRow.last_seen < now)
+        .values(resolved_at=now)
+        .returning(ActionItemRow.id, ActionItemRow.priority)
+        .execution_options(synchronize_session=False)
+    )
+    changes.extend(ItemChange(item_id, "resolved", task, priority) for item_id, priority in resolved)
+    return changes
