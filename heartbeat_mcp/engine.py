@@ -285,7 +285,6 @@ class HeartbeatEngine:
     async def _beat(self) -> None:
         if not await self._try_prepare():
             return
-        await self._reload_checklist()
         claims = await self._db(self._claim_due)
         if claims is None or not claims:
             return
@@ -296,7 +295,6 @@ class HeartbeatEngine:
         """One loop step that waits for the runs it starts: what tests drive with a fake clock."""
         if not await self._try_prepare():
             return None
-        await self._reload_checklist()
         claims = await self._db(self._claim_due)
         if not claims:
             return None
@@ -350,10 +348,10 @@ class HeartbeatEngine:
         self.database_ok, self.database_error = True, None
 
     async def _try_prepare(self) -> bool:
+        """Apply HEARTBEAT.md edits and (re)write task rows when needed; False while the database is down."""
+        await self._reload_checklist()
         if self._prepared:
             return True
-        if self.checklist is None:
-            await self._reload_checklist(force=True)
         ok = await self._db(self._prepare_sync)
         self._prepared = bool(ok)
         return self._prepared
@@ -418,7 +416,7 @@ class HeartbeatEngine:
                 found[item.task] = item.text
         return found
 
-    async def _reload_checklist(self, force: bool = False) -> None:
+    async def _reload_checklist(self) -> None:
         """Pick up an edited HEARTBEAT.md; a broken edit keeps the last good configuration."""
         path = self.checklist_path
         if path is None:
@@ -429,7 +427,7 @@ class HeartbeatEngine:
             self.checklist_error = f"{path}: {exc.strerror}"
             return
         stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp == self._checklist_stamp and not force:
+        if stamp == self._checklist_stamp:
             return
         self._checklist_stamp = stamp
         try:
@@ -441,11 +439,10 @@ class HeartbeatEngine:
                 log.error("HEARTBEAT.md not applied, keeping the last good configuration: %s", exc)
             self.checklist_error = str(exc)
             return
-        first_load = self.checklist is None
-        self.checklist, self.checklist_error = checklist, None
-        if not first_load:
+        if self.checklist is not None:
             log.info("HEARTBEAT.md changed; applying it")
-            self._prepared = False
+        self.checklist, self.checklist_error = checklist, None
+        self._prepared = False
 
     # --- claiming and running -----------------------------------------------------
 
@@ -881,12 +878,14 @@ class HeartbeatEngine:
                 groups.append(ChecklistGroup(group_name, schedule, items))
         return render_checklist(Checklist(base.preamble, tuple(groups)))
 
-    async def report(self, *, tasks: list[str] | None = None, min_priority: Priority | None = None) -> Report:
+    async def report(
+        self, *, tasks: list[str] | None = None, min_priority: Priority | None = None, item_limit: int = 50
+    ) -> Report:
         def build() -> Report:
             with self.database.sessions() as session:
                 return build_report(
                     session, self.clock.now(), database_ok=self.database_ok is not False,
-                    tasks=tasks, min_priority=min_priority,
+                    tasks=tasks, min_priority=min_priority, item_limit=item_limit,
                 )
 
         try:

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from heartbeat_mcp.models import ActionItemRow, EngineState, TaskConfig, TaskRun
@@ -67,10 +69,18 @@ def jitter_seconds(task: str, interval_seconds: int) -> float:
 def engine_state(session: Session, now: datetime) -> EngineState:
     state = session.get(EngineState, ENGINE_ROW)
     if state is None:
-        state = EngineState(id=ENGINE_ROW, paused=False, config_version=0, updated_at=now)
-        session.add(state)
-        session.flush()
+        insert_missing(session, EngineState, [{"id": ENGINE_ROW, "paused": False, "config_version": 0, "updated_at": now}])
+        state = session.get(EngineState, ENGINE_ROW)
     return state
+
+
+def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: replicas starting together create each row once."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert_(model).on_conflict_do_nothing(), rows)
 
 
 def set_engine_paused(session: Session, now: datetime, paused: bool, until: datetime | None) -> None:
@@ -105,18 +115,19 @@ def sync_tasks(session: Session, defaults: Sequence[TaskDefaults], now: datetime
     A changed schedule moves `next_run_at` only earlier (never a second run
     for the same period).
     """
+    existing = set(session.scalars(select(TaskConfig.task_name)))
+    insert_missing(session, TaskConfig, [
+        {
+            "task_name": d.name, "group_name": d.group, "enabled": d.enabled, "schedule": d.schedule,
+            "schedule_seconds": d.schedule_seconds, "timeout_seconds": d.timeout_seconds, "paused": False,
+            "consecutive_failures": 0, "next_run_at": d.first_run_at, "created_at": now, "updated_at": now,
+        }
+        for d in defaults if d.name not in existing
+    ])
     rows = {r.task_name: r for r in session.scalars(select(TaskConfig))}
     for d in defaults:
-        row = rows.get(d.name)
-        if row is None:
-            session.add(
-                TaskConfig(
-                    task_name=d.name, group_name=d.group, enabled=d.enabled, schedule=d.schedule,
-                    schedule_seconds=d.schedule_seconds, timeout_seconds=d.timeout_seconds,
-                    paused=False, consecutive_failures=0,
-                    next_run_at=d.first_run_at, created_at=now, updated_at=now,
-                )
-            )
+        row = rows[d.name]
+        if d.name not in existing:
             continue
         row.group_name, row.timeout_seconds = d.group, d.timeout_seconds
         if row.override_enabled is None:
@@ -293,6 +304,13 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k in ("item_count", "metrics", "status")}
 
 
+def recent_runs(session: Session, task: str, limit: int) -> list[TaskRun]:
+    """A task's latest runs, newest first (the task detail resource shows them)."""
+    return list(session.scalars(
+        select(TaskRun).where(TaskRun.task_name == task).order_by(TaskRun.started_at.desc(), TaskRun.id.desc()).limit(limit)
+    ))
+
+
 def prune_runs(session: Session, now: datetime, keep_days: int, keep_per_task: int) -> int:
     """Bounded history: drop runs older than `keep_days`, and beyond `keep_per_task` per task."""
     old = session.execute(delete(TaskRun).where(TaskRun.started_at < now - timedelta(days=keep_days))).rowcount
@@ -366,13 +384,15 @@ def sync_items(
     # Rows differ in which columns they set; group them so each executemany is uniform.
     for shape in {tuple(sorted(u)) for u in updates}:
         session.execute(update(ActionItemRow), [u for u in updates if tuple(sorted(u)) == shape])
-    session.execute(
-        update(ActionItemRow)
-        .where(ActionItemRow.task_name == task, ActionItemRow.last_seen == now, ActionItemRow.first_seen < now)
-        .values(times_seen=ActionItemRow.times_seen + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not resolve_missing:
+    if updates:
+        session.execute(
+            update(ActionItemRow)
+            .where(ActionItemRow.task_name == task, ActionItemRow.last_seen == now, ActionItemRow.first_seen < now)
+            .values(times_seen=ActionItemRow.times_seen + 1)
+            .execution_options(synchronize_session=False)
+        )
+    still_open = any(row.resolved_at is None for row in existing.values())
+    if not resolve_missing or not still_open:
         return changes
     resolved = session.execute(
         update(ActionItemRow)

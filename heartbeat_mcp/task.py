@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -132,6 +132,17 @@ class TaskSpec:
     after: tuple[str, ...] = ()
 
 
+class SeedSummary(Protocol):
+    rows: dict[str, int]
+    seconds: float
+
+
+class Seeder(Protocol):
+    """Writes a realistic demo data set, deterministic for a given `seed` and `now`."""
+
+    def __call__(self, database: Database, *, properties: int, seed: int, now: datetime) -> SeedSummary: ...
+
+
 @dataclass(frozen=True)
 class CheckPack:
     """A set of checks with the tables they own, as found through entry points."""
@@ -141,3 +152,4 @@ class CheckPack:
     metadata: MetaData | None = None
     migrations: Path | None = None
     checklist: Path | None = None
+    seed: Seeder | None = None
