@@ -175,6 +175,7 @@ def cmd_run_once(args: argparse.Namespace, settings: Settings) -> int:
             async with engine.standalone():
                 targets = args.task or [None]
                 cycles = [await engine.execute_cycle(t) for t in targets]
+                await engine.dispatcher.deliver_due()  # the webhook hears what this run found before it exits
                 return cycles, await engine.report()
         except EngineLocked as exc:
             raise Stop(str(exc), 1) from None
@@ -262,4 +263,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 }
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the package's module rather than this `__main__` copy of it, so that the `Stop` that
+    # server code imports from heartbeat_mcp.cli is the class `main` catches.
+    from heartbeat_mcp.cli import main as package_main
+
+    sys.exit(package_main())

@@ -76,11 +76,22 @@ class Database:
                 echo=echo,
                 pool_size=pool_size,
                 max_overflow=pool_size * 2,
-                pool_pre_ping=True,
+                # No pre-ping round trip per checkout: a connection broken by a restart fails its
+                # statement once, SQLAlchemy then discards the whole pool, and the engine retries.
+                pool_pre_ping=False,
                 pool_timeout=10,
-                connect_args={"connect_timeout": 5, "application_name": "heartbeat-mcp"},
+                # JIT compilation pays off for long analytical queries; the checks' correlated
+                # subqueries look expensive to the planner and then spend more time compiling than running.
+                connect_args={"connect_timeout": 5, "application_name": "heartbeat-mcp", "options": "-c jit=off"},
             )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._begin_hooks = threading.local()
+
+        @event.listens_for(self.sessions, "after_begin")
+        def on_begin(_session: Session, _transaction: Any, connection: Connection) -> None:
+            hook = getattr(self._begin_hooks, "hook", None)
+            if hook is not None:
+                hook(connection)
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,6 +106,21 @@ class Database:
         if not self.is_sqlite:
             return None
         return self.url.database if self.url.database not in (None, "", ":memory:") else None
+
+    @contextmanager
+    def on_begin(self, hook: Callable[[Connection], None]) -> Iterator[None]:
+        """Call `hook` with the connection of each transaction this thread begins inside the block.
+
+        Sessions begin lazily, at their first statement; this is how the
+        engine learns which connection a check's work is on (to interrupt
+        it at a timeout) without opening a transaction, and on SQLite its
+        write lock, before the check needs one.
+        """
+        self._begin_hooks.hook = hook
+        try:
+            yield
+        finally:
+            self._begin_hooks.hook = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -135,6 +161,12 @@ def describe_error(exc: BaseException) -> str:
     message = str(orig if orig is not None else exc).strip().splitlines()
     first = message[0] if message else type(exc).__name__
     return f"{type(orig or exc).__name__}: {first}"[:300]
+
+
+def is_cancelled_statement(exc: BaseException | None) -> bool:
+    """A statement stopped by its deadline: PostgreSQL's statement_timeout, or our own interrupt."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "57014" or "interrupted" in str(orig or "").lower()
 
 
 def interrupt(connection: Connection) -> None:

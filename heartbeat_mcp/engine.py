@@ -12,6 +12,7 @@ import inspect
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -23,19 +24,20 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from sqlalchemy import and_, case, delete, event, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from heartbeat_mcp import store
+from heartbeat_mcp import alerts, store
 from heartbeat_mcp.checklist import (
     Checklist, ChecklistError, ChecklistGroup, ChecklistItem, parse_checklist, render_checklist, validate_checklist,
 )
 from heartbeat_mcp.clock import Clock, SystemClock
-from heartbeat_mcp.database import Database, describe_error, interrupt
+from heartbeat_mcp.database import Database, describe_error, interrupt, is_cancelled_statement
+from heartbeat_mcp.delivery import Channel, Dispatcher, WebhookChannel
 from heartbeat_mcp.models import Replica, TaskConfig
 from heartbeat_mcp.plugins import load_packs
 from heartbeat_mcp.registry import Registry, Target, spoken_task
-from heartbeat_mcp.report import Report, build_report
+from heartbeat_mcp.report import Report, build_report, plural, spoken_list
 from heartbeat_mcp.schedule import DailyAt, Every, EveryCycle, Schedule, parse_schedule, speak_duration
 from heartbeat_mcp.settings import Settings
 from heartbeat_mcp.singleton import ProcessLock
@@ -110,11 +112,18 @@ class EngineStatus:
 
 
 class _InFlight:
-    """A task running in this process; a trigger for the same task waits on it instead."""
+    """A task running in this process; a trigger for the same task waits on it instead.
 
-    def __init__(self) -> None:
+    `stop` is the run's cancel scope: the lease keeper cancels it when another
+    replica has taken the task over (`lost`).
+    """
+
+    def __init__(self, claim: store.Claim) -> None:
+        self.claim = claim
         self.done = anyio.Event()
         self.outcome: RunOutcome | None = None
+        self.stop: anyio.CancelScope | None = None
+        self.lost = False
 
 
 class HeartbeatEngine:
@@ -162,6 +171,10 @@ class HeartbeatEngine:
         self._last_replica_touch = 0.0
         self._last_prune = 0.0
         self._manual_cycle: tuple[frozenset[str], anyio.Event, list[CycleOutcome]] | None = None
+        self.policy = alerts.AlertPolicy.from_settings(settings)
+        self.dispatcher = Dispatcher(database, self.clock, self.replica_id)
+        if settings.webhook_url is not None:
+            self.dispatcher.add(WebhookChannel(settings.webhook_url))
 
     # --- registration -------------------------------------------------------------
 
@@ -193,6 +206,10 @@ class HeartbeatEngine:
         self._prepared = False  # the new task gets its row on the next tick
         self.wake()
         return spec
+
+    def add_channel(self, channel: Channel) -> None:
+        """Deliver notifications on one more channel (the MCP layer adds its clients here)."""
+        self.dispatcher.add(channel)
 
     def add_listener(self, listener: CycleListener) -> None:
         """Be told after every cycle (the MCP layer sends resource updates from here)."""
@@ -246,32 +263,41 @@ class HeartbeatEngine:
         with anyio.move_on_after(TIMEOUT_GRACE_SECONDS + 2):
             for inflight in list(self._inflight.values()):
                 await inflight.done.wait()
+        # Runs still going now are abandoned, like those cancelled with the request that started
+        # them: free every lease of this replica, so the next start runs those tasks again at once.
+        # A run that still tries to record itself then fails its lease check and rolls back.
+        def leave(session: Any) -> None:
+            session.execute(delete(Replica).where(Replica.id == self.replica_id))
+            ours = TaskConfig.lease_owner.startswith(f"{self.replica_id}/", autoescape=True)
+            session.execute(update(TaskConfig).where(ours).values(lease_owner=None, lease_until=None))
+
         with anyio.CancelScope(shield=True), anyio.move_on_after(3):
             try:
-                await self.database.run_in_transaction(
-                    lambda s: s.execute(delete(Replica).where(Replica.id == self.replica_id))
-                )
+                await self.database.run_in_transaction(leave)
             except Exception:  # noqa: BLE001 - the database may be gone; nothing to clean then
                 pass
+        self._prepared = False  # the replica row is gone: a restart (see EngineHost) writes it again
         if self._lock is not None:
             self._lock.release()
             self._lock = None
         self._started_monotonic = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """The loop. It never ends by itself: every error is recorded and it beats on."""
+        """The loop, and beside it the notification dispatcher. Neither ends by itself."""
         with anyio.CancelScope() as scope:
             self._loop_scope = scope
-            task_status.started()
-            while True:
-                wake = self._wake
-                try:
-                    await self._beat()
-                except Exception:  # noqa: BLE001 - the loop must survive anything a beat does
-                    log.exception("heartbeat loop step failed; retrying next tick")
-                await self.clock.sleep_until(await self.next_wake(), wake)
-                if wake.is_set():
-                    self._wake = anyio.Event()
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.dispatcher.run)
+                task_status.started()
+                while True:
+                    wake = self._wake
+                    try:
+                        await self._beat()
+                    except Exception:  # noqa: BLE001 - the loop must survive anything a beat does
+                        log.exception("heartbeat loop step failed; retrying next tick")
+                    await self.clock.sleep_until(await self.next_wake(), wake)
+                    if wake.is_set():
+                        self._wake = anyio.Event()
 
     def wake(self) -> None:
         self._wake.set()
@@ -454,11 +480,13 @@ class HeartbeatEngine:
             state = store.engine_state(session, now)
             if not self.settings.enabled or store.is_paused(state.paused, state.paused_until, now):
                 return []
-            free = self.max_concurrency - len(self._inflight)
+            # Everything due is claimed together and runs as one cycle (so the report and its
+            # subscribers see the cycle whole); the limiter, not the claim, bounds concurrency,
+            # and the cycle's lease keeper renews the leases of runs still waiting for a slot.
             names = [n for n in self.registry.names if n not in self._inflight]
-            if free <= 0 or not names:
+            if not names:
                 return []
-            return store.claim_due(session, names, now, token, self.lease, free)
+            return store.claim_due(session, names, now, token, self.lease, len(names))
 
     def _touch_replica(self, session: Any, now: datetime) -> None:
         if time.monotonic() - self._last_replica_touch < 30:
@@ -471,7 +499,7 @@ class HeartbeatEngine:
         ))
         if time.monotonic() - self._last_prune > 3600:
             self._last_prune = time.monotonic()
-            store.prune_runs(session, now, self.keep_runs_days, self.keep_runs_per_task)
+            store.prune_history(session, now, self.keep_runs_days, self.keep_runs_per_task)
 
     @property
     def uptime(self) -> float:
@@ -487,7 +515,7 @@ class HeartbeatEngine:
         cycle_id = uuid.uuid4().hex
         started, t0 = self.clock.now(), time.perf_counter()
         in_cycle = {c.task for c in claims} | set(joined)
-        inflight = {c.task: self._inflight.setdefault(c.task, _InFlight()) for c in claims}
+        inflight = {c.task: self._inflight.setdefault(c.task, _InFlight(c)) for c in claims}
         waiting = {name: self._inflight[name] for name in joined if name in self._inflight}
         runs: dict[str, RunOutcome] = {}
         total = len(in_cycle)
@@ -499,7 +527,7 @@ class HeartbeatEngine:
                     if before in in_cycle and before in self._inflight:
                         await self._inflight[before].done.wait()
                 async with self._limiter:
-                    outcome = await self._execute(claim, trigger, cycle_id)
+                    outcome = await self._execute(inflight[claim.task], trigger, cycle_id)
             except Exception as exc:  # noqa: BLE001 - one task's trouble never ends the cycle
                 if isinstance(exc, (OperationalError, DBAPIError)):
                     self._database_down(exc)
@@ -520,15 +548,22 @@ class HeartbeatEngine:
                     await progress(running.outcome, len(runs), total)
 
         async with anyio.create_task_group() as group:
-            for claim in claims:
-                group.start_soon(one, claim)
-            for name, running in waiting.items():
-                group.start_soon(join, name, running)
+            if claims:
+                group.start_soon(self._keep_leases, list(inflight.values()))
+            async with anyio.create_task_group() as running_group:
+                for claim in claims:
+                    running_group.start_soon(one, claim)
+                for name, running in waiting.items():
+                    running_group.start_soon(join, name, running)
+            group.cancel_scope.cancel()
         cycle = CycleOutcome(cycle_id, trigger, started, (time.perf_counter() - t0) * 1000, runs)
         log.info(
             "cycle %s (%s): %d tasks in %.0f ms, %d failed",
             cycle_id[:8], trigger, len(runs), cycle.duration_ms, len(cycle.failed),
         )
+        if self.policy.cycle_complete and runs:
+            await self._db(self._announce_cycle, cycle)
+        self.dispatcher.wake()
         for listener in self._listeners:
             try:
                 await listener(cycle)
@@ -536,107 +571,50 @@ class HeartbeatEngine:
                 log.exception("cycle listener failed")
         return cycle
 
-    async def _execute(self, claim: store.Claim, trigger: str, cycle_id: str) -> RunOutcome:
-        spec = self.registry[claim.task]
-        started = self.clock.now()
-        t0 = time.perf_counter()
-        ctx = CheckContext(
-            task=spec.name, now=started, settings=self.settings, database=self.database, host=self.host,
-        )
-        async with anyio.create_task_group() as group:
-            lost = anyio.Event()
-            group.start_soon(self._keep_lease, claim, lost)
-            if inspect.iscoroutinefunction(spec.handler):
-                outcome = await self._execute_async(spec, ctx, claim, trigger, cycle_id, t0, lost)
-            else:
-                outcome = await self._execute_sync(spec, ctx, claim, trigger, cycle_id, t0, lost)
-            group.cancel_scope.cancel()
-        return outcome
+    def _announce_cycle(self, cycle: CycleOutcome) -> None:
+        failed = cycle.failed
+        found = sum(len(r.items) for r in cycle.runs.values())
+        message = (f"The heartbeat ran {plural(len(cycle.runs), 'check')} in {cycle.duration_ms / 1000:.1f} seconds: "
+                   f"{plural(found, 'finding')}" + (f", {plural(len(failed), 'check')} failed." if failed else "."))
+        with self.database.transaction() as session:
+            alerts.enqueue(session, self.policy, [alerts.NewNotification(
+                kind=alerts.CYCLE_COMPLETE, priority=Priority.low.value, title="Heartbeat cycle complete",
+                message=message, data={"cycle_id": cycle.cycle_id, "tasks": sorted(cycle.runs), "failed": failed},
+            )], self.clock.now())
 
-    async def _keep_lease(self, claim: store.Claim, lost: anyio.Event) -> None:
-        """Renew the lease at a third of its length; if another replica has it, stop the run."""
+    async def _execute(self, running: _InFlight, trigger: str, cycle_id: str) -> RunOutcome:
+        claim = running.claim
+        spec = self.registry[claim.task]
+        ctx = CheckContext(
+            task=spec.name, now=self.clock.now(), settings=self.settings, database=self.database, host=self.host,
+        )
+        run = _execute_async if inspect.iscoroutinefunction(spec.handler) else _execute_sync
+        return await run(self, spec, ctx, running, trigger, cycle_id, time.perf_counter())
+
+    async def _keep_leases(self, runs: list[_InFlight]) -> None:
+        """Renew the cycle's leases at a third of their length, in one statement; stop runs another replica took."""
         while True:
             await anyio.sleep(self.lease.total_seconds() / 3)
-            until = self.clock.now() + self.lease
-            held = await self._db(
-                lambda: self._in_session(lambda s: store.renew_lease(s, [claim.task], claim.token, until))
-            )
-            if held is not None and claim.task not in held:
-                log.warning("lost the lease on %s; stopping this run", claim.task)
-                lost.set()
+            pending = [r for r in runs if not r.done.is_set()]
+            if not pending:
                 return
+            until = self.clock.now() + self.lease
+            by_token: dict[str, list[str]] = {}
+            for r in pending:
+                by_token.setdefault(r.claim.token, []).append(r.claim.task)
+            held = await self._db(lambda: self._in_session(
+                lambda s: set().union(*(store.renew_lease(s, tasks, token, until) for token, tasks in by_token.items()))
+            ))
+            for r in pending:
+                if held is not None and r.claim.task not in held:
+                    log.warning("lost the lease on %s; stopping this run", r.claim.task)
+                    r.lost = True
+                    if r.stop is not None:
+                        r.stop.cancel()
 
     def _in_session(self, fn: Callable[[Any], Any]) -> Any:
         with self.database.transaction() as session:
             return fn(session)
-
-    async def _execute_sync(self, spec: TaskSpec, ctx: CheckContext, claim: store.Claim, trigger: str,
-                            cycle_id: str, t0: float, lost: anyio.Event) -> RunOutcome:
-        worker = _Worker()
-        timeout = claim.timeout_seconds
-
-        def on_begin(_session: Any, _transaction: Any, connection: Any) -> None:
-            worker.connection = connection
-            if not self.database.is_sqlite:
-                # PostgreSQL stops the statement itself at the deadline, even if we cannot.
-                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
-
-        def work() -> RunOutcome:
-            """Run the handler and record its result in one transaction; failures are recorded by the loop."""
-            with self.database.sessions() as session:
-                event.listen(session, "after_begin", on_begin)
-                with session.begin():
-                    ctx.session = session
-                    result = spec.handler(ctx)
-                    if not isinstance(result, CheckResult):
-                        raise TypeError(f"{spec.name} returned {type(result).__name__}, not CheckResult")
-                    if worker.abandoned:
-                        raise TimeoutError("abandoned after its timeout")
-                    return self._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result, None)
-
-        done = anyio.Event()
-        box: dict[str, Any] = {}
-
-        async def runner() -> None:
-            try:
-                box["outcome"] = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
-            except Exception as exc:  # noqa: BLE001
-                box["error"] = exc
-            finally:
-                done.set()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(runner)
-            with anyio.move_on_after(timeout):
-                async with anyio.create_task_group() as watch:
-                    async def on_lost() -> None:
-                        await lost.wait()
-                        watch.cancel_scope.cancel()
-                    watch.start_soon(on_lost)
-                    await done.wait()
-                    watch.cancel_scope.cancel()
-            if not done.is_set():
-                # Timed out or lost the lease: stop the statement it is running.
-                worker.abandoned = True
-                if worker.connection is not None:
-                    try:
-                        interrupt(worker.connection)
-                    except Exception:  # noqa: BLE001 - best effort; the abandon below still holds
-                        log.debug("could not interrupt %s", spec.name, exc_info=True)
-                with anyio.move_on_after(TIMEOUT_GRACE_SECONDS):
-                    await done.wait()
-            if not done.is_set():
-                group.cancel_scope.cancel()  # abandon a thread stuck outside the database
-        if "outcome" in box:
-            return box["outcome"]
-        error = box.get("error")
-        if isinstance(error, store.LeaseLost) or lost.is_set():
-            return RunOutcome(spec.name, RunStatus.failed, _ms(t0), error="taken over by another replica", recorded=False)
-        if worker.abandoned:
-            status, error = RunStatus.timed_out, TimeoutError(f"timed out after {speak_duration(timeout)}")
-        else:
-            status = RunStatus.failed
-        return await self._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, status, error)
 
     async def _record_failure_safely(self, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
                                      started: datetime, t0: float, status: RunStatus,
@@ -647,41 +625,13 @@ class HeartbeatEngine:
                 self._record_failure, spec, claim, trigger, cycle_id, started, t0, status, error
             )
         except store.LeaseLost:
-            return RunOutcome(spec.name, RunStatus.failed, _ms(t0), error="taken over by another replica", recorded=False)
+            return RunOutcome(spec.name, RunStatus.failed, _ms(t0), error=_TAKEN_OVER, recorded=False)
         except (OperationalError, DBAPIError) as exc:
             self._database_down(exc)
             return RunOutcome(spec.name, status, _ms(t0), error=describe_error(error or exc), recorded=False)
 
-    async def _execute_async(self, spec: TaskSpec, ctx: CheckContext, claim: store.Claim, trigger: str,
-                             cycle_id: str, t0: float, lost: anyio.Event) -> RunOutcome:
-        error: BaseException | None = None
-        result: CheckResult | None = None
-        status = RunStatus.failed
-        with anyio.move_on_after(claim.timeout_seconds) as scope:
-            try:
-                result = await spec.handler(ctx)  # type: ignore[misc]
-            except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
-                error = exc
-        if scope.cancelled_caught:
-            status, error = RunStatus.timed_out, TimeoutError(f"timed out after {speak_duration(claim.timeout_seconds)}")
-
-        if result is None:
-            return await self._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, status, error)
-
-        def record() -> RunOutcome:
-            with self.database.transaction() as session:
-                return self._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result, None)
-
-        try:
-            return await self.database.run(record)
-        except store.LeaseLost:
-            return RunOutcome(spec.name, RunStatus.failed, _ms(t0), error="taken over by another replica", recorded=False)
-        except (OperationalError, DBAPIError) as exc:
-            self._database_down(exc)
-            return RunOutcome(spec.name, result.status, _ms(t0), error=describe_error(exc), recorded=False)
-
     def _record(self, session: Any, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
-                started: datetime, t0: float, result: CheckResult, error: BaseException | None) -> RunOutcome:
+                started: datetime, t0: float, result: CheckResult) -> RunOutcome:
         now = self.clock.now()
         status = result.status
         payload = {
@@ -698,7 +648,8 @@ class HeartbeatEngine:
             next_run_at=self._next_run(claim, now, trigger, failures=0), failed=False,
         ))
         if status is not RunStatus.not_running:
-            store.sync_items(session, spec.name, result.items, now)
+            synced = store.sync_items(session, spec.name, result.items, now)
+            alerts.notify_for_run(session, self.policy, spec, synced, now)
         return RunOutcome(spec.name, status, duration, items=list(result.items))
 
     def _record_failure(self, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
@@ -715,12 +666,13 @@ class HeartbeatEngine:
                 next_run_at=self._next_run(claim, now, trigger, failures=failures), failed=True,
             ))
             if spec.notification_on_failure and failures >= FAILURE_ALERT_AFTER:
-                store.sync_items(session, spec.name, [ActionItem(
-                    subject="task_failing", priority=max(spec.priority, Priority.high, key=lambda p: p.rank),
+                synced = store.sync_items(session, spec.name, [ActionItem(
+                    subject=store.FAILING_SUBJECT, priority=max(spec.priority, Priority.high, key=lambda p: p.rank),
                     message=f"The {spoken_task(spec.name)} check has failed {failures} times in a row: {message}",
                     next_step="Look at the heartbeat logs; the check retries with growing pauses.",
                     data={"error": message, "consecutive_failures": failures},
                 )], now, resolve_missing=False)
+                alerts.notify_for_run(session, self.policy, spec, synced, now, subjects=[store.FAILING_SUBJECT])
         return RunOutcome(spec.name, status, _ms(t0), error=message)
 
     def _next_run(self, claim: store.Claim, now: datetime, trigger: str, *, failures: int) -> datetime | None:
@@ -851,6 +803,7 @@ class HeartbeatEngine:
 
     async def effective_checklist(self) -> str:
         """The configuration in force, as HEARTBEAT.md: the file's layout with run-time changes applied."""
+        await self._reload_checklist()
         rows = {r.task_name: r for r in await self.database.run(self._rows_sync)}
         base = self.checklist or Checklist()
         groups: list[ChecklistGroup] = []
@@ -879,13 +832,18 @@ class HeartbeatEngine:
         return render_checklist(Checklist(base.preamble, tuple(groups)))
 
     async def report(
-        self, *, tasks: list[str] | None = None, min_priority: Priority | None = None, item_limit: int = 50
+        self, *, tasks: list[str] | None = None, min_priority: Priority | None = None, item_limit: int = 50,
+        heard: bool = False,
     ) -> Report:
+        """The latest report; `heard=True` when it is told to the agent, so the next one can say what is new."""
         def build() -> Report:
-            with self.database.sessions() as session:
+            now = self.clock.now()
+            # Only hearing it writes (a read must not take SQLite's write lock).
+            with self.database.transaction() if heard else self.database.sessions() as session:
+                last_asked = store.mark_report_read(session, now) if heard else None
                 return build_report(
-                    session, self.clock.now(), database_ok=self.database_ok is not False,
-                    tasks=tasks, min_priority=min_priority, item_limit=item_limit,
+                    session, now, database_ok=self.database_ok is not False,
+                    tasks=tasks, min_priority=min_priority, item_limit=item_limit, last_asked=last_asked,
                 )
 
         try:
@@ -893,6 +851,48 @@ class HeartbeatEngine:
         except (OperationalError, DBAPIError) as exc:
             self._database_down(exc)
             raise ConfigurationError("The heartbeat can't reach its database right now.") from None
+
+    async def acknowledge(self, ids: Sequence[int] | None = None, target: str | None = None) -> list[int]:
+        """Acknowledge open items by id, every open item of a task or group, or (neither given) every open item.
+
+        Ids that are not open items are refused and nothing changes: "acknowledge 12 and 99" with 99 long
+        resolved should be corrected, not half done.
+        """
+        resolved = await self.database.run(self.resolve, target) if target else None
+        now = self.clock.now()
+
+        def apply(session: Any) -> list[int]:
+            if ids is not None:
+                missing = sorted(set(ids) - set(store.open_items(session, ids)))
+                if missing:
+                    raise ConfigurationError(_not_open(missing))
+            tasks = list(resolved.tasks) if resolved is not None and resolved.kind != "engine" else None
+            return store.acknowledge_items(session, now, ids=ids, tasks=tasks)
+
+        return await self.database.run_in_transaction(apply)
+
+    async def snooze(self, item_id: int, until: datetime) -> ReportItemRef:
+        """Silence one open item until a time; it is told again then if it is still open."""
+        now = self.clock.now()
+        if until <= now:
+            raise ConfigurationError("That time has already passed; say how long to snooze it for.")
+
+        def apply(session: Any) -> ReportItemRef:
+            row = store.open_items(session, [item_id]).get(item_id)
+            if row is None:
+                raise ConfigurationError(_not_open([item_id]))
+            store.snooze_item(session, item_id, until)
+            return ReportItemRef(row.id, row.task_name, row.message)
+
+        return await self.database.run_in_transaction(apply)
+
+    async def notifications(self, limit: int = 50) -> list[dict[str, Any]]:
+        """What the heartbeat told lately, and where each notification went."""
+        def read() -> list[dict[str, Any]]:
+            with self.database.sessions() as session:
+                return alerts.recent(session, limit)
+
+        return await self.database.run(read)
 
     async def get_status(self) -> EngineStatus:
         now = self.clock.now()
@@ -944,11 +944,126 @@ class HeartbeatEngine:
         )
 
 
-class _Worker:
-    """Shared between the loop and a task's worker thread, to stop it from outside."""
+@dataclass(frozen=True)
+class ReportItemRef:
+    id: int
+    task: str
+    message: str
 
-    connection: Any = None
-    abandoned: bool = False
+
+def _not_open(ids: Sequence[int]) -> str:
+    if len(ids) == 1:
+        return f"Action item {ids[0]} is not open: it was resolved already, or the number is wrong."
+    return f"Action items {spoken_list([str(i) for i in ids])} are not open: they were resolved, or the numbers are wrong."
+
+
+class _Worker:
+    """Shared between the loop and a task's worker thread, to stop it from outside.
+
+    The thread fills in `outcome` or `error` itself and sets `finished`, so a
+    run the loop has given up waiting for can still be seen to end.
+    """
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.checked = False  # the handler has returned: only the run's own record is left to write
+        self.abandoned = False
+        self.finished = threading.Event()
+        self.outcome: RunOutcome | None = None
+        self.error: BaseException | None = None
+
+
+_TAKEN_OVER = "taken over by another replica"
+
+
+async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckContext, running: _InFlight,
+                        trigger: str, cycle_id: str, t0: float) -> RunOutcome:
+    """Run a synchronous check in a worker thread, in the transaction that also records its run.
+
+    At the timeout (or when the lease is lost) the statement the thread is
+    running is interrupted, so its transaction rolls back at once; a thread
+    stuck outside the database is abandoned after a short grace.
+    """
+    claim, worker = running.claim, _Worker()
+    timeout = claim.timeout_seconds
+
+    def on_begin(connection: Any) -> None:
+        worker.connection = connection
+        if not engine.database.is_sqlite and not worker.checked:
+            # PostgreSQL stops the check's statements itself at the deadline, even if we cannot.
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+
+    def work() -> None:
+        try:
+            with engine.database.on_begin(on_begin), engine.database.sessions() as session, session.begin():
+                ctx.session = session
+                result = spec.handler(ctx)
+                worker.checked = True
+                if not isinstance(result, CheckResult):
+                    raise TypeError(f"{spec.name} returned {type(result).__name__}, not CheckResult")
+                if worker.abandoned:
+                    raise TimeoutError("abandoned after its timeout")
+                worker.outcome = engine._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop, which records it
+            worker.error = exc
+        finally:
+            worker.finished.set()
+
+    with anyio.move_on_after(timeout) as scope:
+        running.stop = scope
+        await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    if not worker.finished.is_set():
+        # Timed out or taken over: stop the statement it is running, give it a moment to roll back.
+        worker.abandoned = True
+        if worker.connection is not None:
+            try:
+                interrupt(worker.connection)
+            except Exception:  # noqa: BLE001 - best effort; the abandon flag still holds
+                log.debug("could not interrupt %s", spec.name, exc_info=True)
+        await anyio.to_thread.run_sync(worker.finished.wait, TIMEOUT_GRACE_SECONDS, abandon_on_cancel=True)
+    if worker.outcome is not None:
+        return worker.outcome
+    if isinstance(worker.error, store.LeaseLost) or running.lost:
+        return RunOutcome(spec.name, RunStatus.failed, _ms(t0), error=_TAKEN_OVER, recorded=False)
+    if worker.abandoned or is_cancelled_statement(worker.error):
+        status, error = RunStatus.timed_out, TimeoutError(f"timed out after {speak_duration(timeout)}")
+    else:
+        status, error = RunStatus.failed, worker.error
+    return await engine._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, status, error)
+
+
+async def _execute_async(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckContext, running: _InFlight,
+                         trigger: str, cycle_id: str, t0: float) -> RunOutcome:
+    """Run an asynchronous check (a network probe) on the loop, then record it in a worker thread."""
+    claim = running.claim
+    error: BaseException | None = None
+    result: CheckResult | None = None
+    with anyio.move_on_after(claim.timeout_seconds) as scope:
+        running.stop = scope
+        try:
+            result = await spec.handler(ctx)  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
+            error = exc
+    if running.lost:
+        return RunOutcome(spec.name, RunStatus.failed, _ms(t0), error=_TAKEN_OVER, recorded=False)
+    if scope.cancelled_caught:
+        error = TimeoutError(f"timed out after {speak_duration(claim.timeout_seconds)}")
+        return await engine._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, RunStatus.timed_out,
+                                                   error)
+    if result is None:
+        return await engine._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, RunStatus.failed, error)
+
+    def record() -> RunOutcome:
+        with engine.database.transaction() as session:
+            return engine._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+
+    try:
+        return await engine.database.run(record)
+    except store.LeaseLost:
+        return RunOutcome(spec.name, RunStatus.failed, _ms(t0), error=_TAKEN_OVER, recorded=False)
+    except (OperationalError, DBAPIError) as exc:
+        engine._database_down(exc)
+        return RunOutcome(spec.name, result.status, _ms(t0), error=describe_error(exc), recorded=False)
 
 
 def _ms(t0: float) -> float:

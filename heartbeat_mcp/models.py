@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from heartbeat_mcp.sqltypes import JSONDocument, UTCDateTime, new_metadata
@@ -71,6 +71,8 @@ class EngineState(EngineBase):
     base_interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     config_version: Mapped[int] = mapped_column(BigInteger, default=0)
     checklist_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # When the agent last asked for the report, so the next answer can say what is new since.
+    report_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -143,3 +145,73 @@ class Replica(EngineBase):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     transports: Mapped[str] = mapped_column(String(100), default="")
+
+
+class OutboxNotification(EngineBase):
+    """Something the agent is to be told, written in the transaction of the run that found it.
+
+    `dedupe_key` makes enqueueing idempotent (a check pack forwarding its own
+    notifications uses its row id). `held_until` is the end of the quiet
+    hours the notification arrived in: held ones go out together as one
+    summary. `suppressed` notifications (HEARTBEAT_NOTIFICATIONS_ENABLED=false)
+    are kept for the record and delivered nowhere.
+    """
+
+    __tablename__ = "heartbeat_notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    priority: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    task_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_heartbeat_notifications_created", "created_at"),)
+
+
+class Delivery(EngineBase):
+    """One notification on one channel: delivered once, retried with backoff until it is.
+
+    Claimed like a task, with a lease, so of several replicas exactly one
+    sends it; (notification_id, channel) is unique.
+    """
+
+    __tablename__ = "heartbeat_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("heartbeat_notifications.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(150))
+    status: Mapped[str] = mapped_column(String(20))  # pending | delivered | expired
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel"),
+        Index("ix_heartbeat_deliveries_due", "status", "channel", "next_attempt_at"),
+    )
+
+
+class DeliveryAttempt(EngineBase):
+    """Every try at sending a delivery, kept for the operator: when, how long, and what came back."""
+
+    __tablename__ = "heartbeat_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("heartbeat_deliveries.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    replica: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_heartbeat_delivery_attempts_delivery", "delivery_id"),)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from heartbeat_mcp.models import ActionItemRow, TaskConfig, TaskRun
@@ -61,6 +61,9 @@ class Report(BaseModel):
     tasks_failed: int
     action_items: list[ReportItem]
     action_item_counts: dict[str, int] = Field(description="Open action items by priority, all of them.")
+    new_since_last_asked: int | None = Field(
+        default=None, description="Open items first seen since the agent last asked for the report; empty if never asked.")
+    last_asked: datetime | None = None
     system_health: dict[str, str]
     speech: str
     generated_at: datetime
@@ -95,8 +98,13 @@ def build_report(
     item_limit: int = 50,
     tasks: list[str] | None = None,
     min_priority: Priority | None = None,
+    last_asked: datetime | None = None,
 ) -> Report:
-    """Assemble the report in four statements, whatever the number of findings."""
+    """Assemble the report in four statements, whatever the number of findings.
+
+    `last_asked` is when the agent last heard the report: open items first
+    seen after it are counted as new.
+    """
     rows = list(session.scalars(select(TaskConfig).order_by(TaskConfig.id)))
     group_of = {r.task_name: r.group_name for r in rows}
     items = list(session.scalars(open_items_query(now, tasks, min_priority).limit(item_limit)))
@@ -105,17 +113,19 @@ def build_report(
               or_(ActionItemRow.snoozed_until.is_(None), ActionItemRow.snoozed_until <= now)), 1),
         else_=0,
     )
+    is_new = case((ActionItemRow.first_seen > last_asked, 1), else_=0) if last_asked else literal(0)
     counts_query = select(
-        ActionItemRow.task_name, ActionItemRow.priority, func.count(), func.sum(needs_attention)
+        ActionItemRow.task_name, ActionItemRow.priority, func.count(), func.sum(needs_attention), func.sum(is_new)
     ).where(ActionItemRow.resolved_at.is_(None)).group_by(ActionItemRow.task_name, ActionItemRow.priority)
     per_task: dict[str, int] = {}
     counts = {p.value: 0 for p in Priority}
-    unhandled = 0
-    for task, priority, n, attention in session.execute(counts_query):
+    unhandled = new = 0
+    for task, priority, n, attention, fresh in session.execute(counts_query):
         per_task[task] = per_task.get(task, 0) + n
         unhandled += int(attention or 0)
         if (tasks is None or task in tasks) and (min_priority is None or Priority(priority).rank >= min_priority.rank):
             counts[priority] = counts.get(priority, 0) + n
+            new += int(fresh or 0)
     latest_cycle = select(TaskRun.cycle_id).order_by(TaskRun.finished_at.desc(), TaskRun.id.desc()).limit(1).scalar_subquery()
     cycle_runs = list(session.execute(
         select(TaskRun.task_name, TaskRun.status, TaskRun.started_at, TaskRun.finished_at).where(TaskRun.cycle_id == latest_cycle)
@@ -157,6 +167,8 @@ def build_report(
         tasks_failed=failed,
         action_items=[item_from_row(i, group_of.get(i.task_name, "")) for i in items],
         action_item_counts=counts,
+        new_since_last_asked=new if last_asked else None,
+        last_asked=last_asked,
         system_health=system_health,
         speech="",
         generated_at=now,

@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from heartbeat_mcp.database import normalize_url, redact
+from heartbeat_mcp.policy import QuietHours, RepeatIntervals
 
 ENV_PREFIX = "HEARTBEAT_"
 
@@ -64,12 +66,17 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("checklist", "the path of an existing HEARTBEAT.md file"),
     SettingSpec("agent_id", "a positive whole number (one agent's id), or empty for every agent"),
     SettingSpec("http_token", "a bearer token of at least 16 characters", secret=True, has_flag=False),
+    SettingSpec("quiet_hours", "a daily window like 21:00-07:00 in HEARTBEAT_TIMEZONE, or empty for none"),
+    SettingSpec("repeat_interval", "how long before an unacknowledged item is told again, like '4 hours', "
+                "with optional per-priority values like '4h, urgent=1h, low=never'"),
+    SettingSpec("notify_cycle_complete", "true or false"),
+    SettingSpec("webhook_url", "an http:// or https:// URL", secret=True, has_flag=False),
 )
 SPECS_BY_FIELD = {spec.field: spec for spec in SPECS}
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     database_url: str = ""
     enabled: bool = True
@@ -80,6 +87,10 @@ class Settings(BaseModel):
     checklist: Path | None = None
     agent_id: int | None = None
     http_token: SecretStr | None = None
+    quiet_hours: QuietHours | None = None
+    repeat_interval: RepeatIntervals = Field(default_factory=lambda: RepeatIntervals.parse("4 hours"))
+    notify_cycle_complete: bool = False
+    webhook_url: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -138,6 +149,29 @@ class Settings(BaseModel):
         if len(str(value)) < 16:
             raise ValueError("too short")
         return value
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours(cls, value: Any) -> Any:
+        if value in ("", None) or isinstance(value, QuietHours):
+            return value or None
+        return QuietHours.parse(str(value))
+
+    @field_validator("repeat_interval", mode="before")
+    @classmethod
+    def _repeat_interval(cls, value: Any) -> Any:
+        return value if isinstance(value, RepeatIntervals) else RepeatIntervals.parse(str(value))
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        url = str(value.get_secret_value() if isinstance(value, SecretStr) else value).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL")
+        return url
 
     @property
     def safe_database_url(self) -> str:

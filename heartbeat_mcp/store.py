@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Boolean, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from heartbeat_mcp.models import ActionItemRow, EngineState, TaskConfig, TaskRun
+from heartbeat_mcp.models import ActionItemRow, Delivery, EngineState, OutboxNotification, TaskConfig, TaskRun
 from heartbeat_mcp.schedule import EVERY_CYCLE
+from heartbeat_mcp.sqltypes import UTCDateTime
 from heartbeat_mcp.task import ActionItem, Priority
 
 ENGINE_ROW = 1
+# The subject of the alert the engine raises for a task that keeps failing.
+FAILING_SUBJECT = "task_failing"
 
 
 class LeaseLost(RuntimeError):
@@ -240,15 +243,6 @@ def renew_lease(session: Session, tasks: Sequence[str], token: str, until: datet
     return set(session.scalars(stmt))
 
 
-def release(session: Session, tasks: Sequence[str], token: str) -> None:
-    session.execute(
-        update(TaskConfig)
-        .where(TaskConfig.task_name.in_(tasks), TaskConfig.lease_owner == token)
-        .values(lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
 @dataclass(frozen=True)
 class RunRecord:
     claim: Claim
@@ -265,38 +259,37 @@ class RunRecord:
     failed: bool
 
 
+_CONFIG, _RUNS = TaskConfig.__table__, TaskRun.__table__
+# One statement for every outcome, built once: the parameters say whether the run failed and what comes next.
+_RECORD_RUN = (
+    update(_CONFIG)
+    .where(_CONFIG.c.task_name == bindparam("task"), _CONFIG.c.lease_owner == bindparam("token"))
+    .values(
+        last_run_at=bindparam("finished_at"), last_status=bindparam("status"), last_result=bindparam("result"),
+        last_error=bindparam("error"), lease_owner=None, lease_until=None, updated_at=bindparam("finished_at"),
+        consecutive_failures=case((bindparam("failed", type_=Boolean()), _CONFIG.c.consecutive_failures + 1), else_=0),
+        last_success_at=func.coalesce(bindparam("success_at", type_=UTCDateTime()), _CONFIG.c.last_success_at),
+        next_run_at=func.coalesce(bindparam("next_run_at", type_=UTCDateTime()), _CONFIG.c.next_run_at),
+    )
+)
+_INSERT_RUN = insert(_RUNS)
+
+
 def record_run(session: Session, run: RunRecord) -> None:
     """Record a finished run in the run's own transaction, if we still hold its lease."""
-    values: dict[str, Any] = {
-        "last_run_at": run.finished_at,
-        "last_status": run.status,
-        "last_result": run.result,
-        "last_error": run.error,
-        "lease_owner": None,
-        "lease_until": None,
-        "updated_at": run.finished_at,
-        "consecutive_failures": TaskConfig.consecutive_failures + 1 if run.failed else 0,
-    }
-    if not run.failed:
-        values["last_success_at"] = run.finished_at
-    if run.next_run_at is not None:
-        values["next_run_at"] = run.next_run_at
-    updated = session.execute(
-        update(TaskConfig)
-        .where(TaskConfig.task_name == run.claim.task, TaskConfig.lease_owner == run.claim.token)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    updated = session.execute(_RECORD_RUN, {
+        "task": run.claim.task, "token": run.claim.token, "finished_at": run.finished_at, "status": run.status,
+        "result": run.result, "error": run.error, "failed": run.failed,
+        "success_at": None if run.failed else run.finished_at, "next_run_at": run.next_run_at,
+    }).rowcount
     if updated != 1:
         raise LeaseLost(f"task {run.claim.task} was taken over by another replica")
-    session.execute(
-        insert(TaskRun).values(
-            task_name=run.claim.task, scheduled_for=run.claim.scheduled_for, trigger=run.trigger,
-            started_at=run.started_at, finished_at=run.finished_at, duration_ms=run.duration_ms,
-            status=run.status, error=run.error, result=_summary(run.result), replica=run.replica,
-            cycle_id=run.cycle_id,
-        )
-    )
+    session.execute(_INSERT_RUN, {
+        "task_name": run.claim.task, "scheduled_for": run.claim.scheduled_for, "trigger": run.trigger,
+        "started_at": run.started_at, "finished_at": run.finished_at, "duration_ms": run.duration_ms,
+        "status": run.status, "error": run.error, "result": _summary(run.result), "replica": run.replica,
+        "cycle_id": run.cycle_id,
+    })
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -311,27 +304,33 @@ def recent_runs(session: Session, task: str, limit: int) -> list[TaskRun]:
     ))
 
 
-def prune_runs(session: Session, now: datetime, keep_days: int, keep_per_task: int) -> int:
-    """Bounded history: drop runs older than `keep_days`, and beyond `keep_per_task` per task."""
-    old = session.execute(delete(TaskRun).where(TaskRun.started_at < now - timedelta(days=keep_days))).rowcount
+def prune_history(session: Session, now: datetime, keep_days: int, keep_per_task: int) -> int:
+    """Bounded history: runs older than `keep_days` or beyond `keep_per_task` per task, items resolved
+    and notifications sent more than `keep_days` ago. A notification still waiting for a channel is kept."""
+    cutoff = now - timedelta(days=keep_days)
+    old = session.execute(delete(TaskRun).where(TaskRun.started_at < cutoff)).rowcount
     ranked = select(
         TaskRun.id, func.row_number().over(partition_by=TaskRun.task_name, order_by=TaskRun.started_at.desc()).label("n")
     ).subquery()
     excess = select(ranked.c.id).where(ranked.c.n > keep_per_task)
-    return old + session.execute(delete(TaskRun).where(TaskRun.id.in_(excess))).rowcount
+    old += session.execute(delete(TaskRun).where(TaskRun.id.in_(excess))).rowcount
+    old += session.execute(delete(ActionItemRow).where(ActionItemRow.resolved_at < cutoff)).rowcount
+    waiting = select(Delivery.id).where(Delivery.notification_id == OutboxNotification.id, Delivery.status == "pending")
+    old += session.execute(
+        delete(OutboxNotification).where(OutboxNotification.created_at < cutoff, ~waiting.exists())
+    ).rowcount
+    return old
 
 
 # --- action items -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ItemChange:
-    """What happened to an item in this run; alerts are sent on changes, not on sightings."""
+class Synced:
+    """What syncing a run's findings left: whether the task has open items, and which items ended now."""
 
-    item_id: int
-    kind: str  # "new" | "escalated" | "resolved"
-    task: str
-    priority: str
+    has_open: bool
+    resolved: list[tuple[int, str]]  # (item id, subject)
 
 
 def fingerprint(task: str, subject: str) -> str:
@@ -340,7 +339,7 @@ def fingerprint(task: str, subject: str) -> str:
 
 def sync_items(
     session: Session, task: str, items: Sequence[ActionItem], now: datetime, *, resolve_missing: bool = True
-) -> list[ItemChange]:
+) -> Synced:
     """Make the task's open items match what the run found, in a fixed number of statements.
 
     Seen again: same row, `last_seen` moves. New or back after resolving: a
@@ -360,7 +359,6 @@ def sync_items(
             .where(ActionItemRow.task_name == task)
         )
     }
-    changes: list[ItemChange] = []
     inserts, updates = [], []
     for key, item in latest.items():
         content = {
@@ -373,14 +371,10 @@ def sync_items(
         elif row.resolved_at is not None:
             updates.append({"id": row.id, "first_seen": now, "times_seen": 1, "resolved_at": None, "acknowledged_at": None,
                             "snoozed_until": None, "last_notified_at": None, "last_notified_priority": None, **content})
-            changes.append(ItemChange(row.id, "new", task, str(item.priority)))
         else:
             updates.append({"id": row.id, **content})
-            if Priority(item.priority).rank > Priority(row.priority).rank:
-                changes.append(ItemChange(row.id, "escalated", task, str(item.priority)))
     if inserts:
-        for new_id, key in session.execute(insert(ActionItemRow).returning(ActionItemRow.id, ActionItemRow.fingerprint), inserts):
-            changes.append(ItemChange(new_id, "new", task, str(latest[key].priority)))
+        session.execute(insert(ActionItemRow), inserts)
     # Rows differ in which columns they set; group them so each executemany is uniform.
     for shape in {tuple(sorted(u)) for u in updates}:
         session.execute(update(ActionItemRow), [u for u in updates if tuple(sorted(u)) == shape])
@@ -391,15 +385,51 @@ def sync_items(
             .values(times_seen=ActionItemRow.times_seen + 1)
             .execution_options(synchronize_session=False)
         )
-    still_open = any(row.resolved_at is None for row in existing.values())
+    still_open = any(row.resolved_at is None for key, row in existing.items() if key not in latest)
     if not resolve_missing or not still_open:
-        return changes
+        return Synced(bool(latest) or still_open, [])
     resolved = session.execute(
         update(ActionItemRow)
         .where(ActionItemRow.task_name == task, ActionItemRow.resolved_at.is_(None), ActionItemRow.last_seen < now)
         .values(resolved_at=now)
-        .returning(ActionItemRow.id, ActionItemRow.priority)
+        .returning(ActionItemRow.id, ActionItemRow.subject)
         .execution_options(synchronize_session=False)
     )
-    changes.extend(ItemChange(item_id, "resolved", task, priority) for item_id, priority in resolved)
-    return changes
+    return Synced(bool(latest), [(item_id, subject) for item_id, subject in resolved])
+
+
+def acknowledge_items(session: Session, now: datetime, *, ids: Sequence[int] | None = None,
+                      tasks: Sequence[str] | None = None) -> list[int]:
+    """Mark open items acknowledged (these ids, these tasks' items, or every open item); returns the ids.
+
+    Items already acknowledged stay as they were, so saying it twice changes nothing.
+    """
+    query = update(ActionItemRow).where(ActionItemRow.resolved_at.is_(None), ActionItemRow.acknowledged_at.is_(None))
+    if ids is not None:
+        query = query.where(ActionItemRow.id.in_(list(ids)))
+    if tasks is not None:
+        query = query.where(ActionItemRow.task_name.in_(list(tasks)))
+    return sorted(session.scalars(
+        query.values(acknowledged_at=now).returning(ActionItemRow.id).execution_options(synchronize_session=False)
+    ))
+
+
+def open_items(session: Session, ids: Sequence[int]) -> dict[int, ActionItemRow]:
+    """The open items among `ids`, by id (missing and resolved ones are left out)."""
+    return {row.id: row for row in session.scalars(
+        select(ActionItemRow).where(ActionItemRow.id.in_(list(ids)), ActionItemRow.resolved_at.is_(None))
+    )}
+
+
+def snooze_item(session: Session, item_id: int, until: datetime) -> None:
+    session.execute(
+        update(ActionItemRow).where(ActionItemRow.id == item_id).values(snoozed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_report_read(session: Session, now: datetime) -> datetime | None:
+    """Remember that the agent heard the report now; returns when they last did before."""
+    state = engine_state(session, now)
+    previous, state.report_read_at = state.report_read_at, now
+    return previous

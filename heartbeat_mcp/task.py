@@ -130,6 +130,9 @@ class TaskSpec:
     timeout_seconds: float = 60.0
     # Tasks that must finish first when both run in the same cycle.
     after: tuple[str, ...] = ()
+    # Findings about the heartbeat's own health (its database, the services it
+    # needs): they are told as system alerts, and their end is told too.
+    system: bool = False
 
 
 class SeedSummary(Protocol):

@@ -29,7 +29,7 @@ def pack_of(*specs: tuple[str, Schedule] | TaskSpec, handler: Callable[[Any], An
 
 
 def engine_for(database: Database, pack: CheckPack, clock: FakeClock | None = None, **kw: Any) -> HeartbeatEngine:
-    settings_kw = {k: kw.pop(k) for k in ("timezone", "checklist", "interval_seconds") if k in kw}
+    settings_kw = {k: kw.pop(k) for k in list(kw) if k in Settings.model_fields}
     settings = Settings(database_url=str(database.url.render_as_string(hide_password=False)), **settings_kw)
     # Simulated days step from one due task to the next, not tick by tick.
     kw.setdefault("tick_seconds", 3600)
