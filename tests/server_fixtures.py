@@ -11,19 +11,28 @@ from __future__ import annotations
 import re
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import anyio
+import mcp_types
 import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp import Client
 from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from sqlalchemy import select
 
 from heartbeat_mcp import store
+from heartbeat_mcp.clock import FakeClock
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.engine import HeartbeatEngine
+from heartbeat_mcp.migrate import upgrade
 from heartbeat_mcp.models import EngineState
 from heartbeat_mcp.schedule import Every, EveryCycle
 from heartbeat_mcp.server import build_server
@@ -31,6 +40,7 @@ from heartbeat_mcp.settings import Settings
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckPack, CheckResult, HostInfo, Priority, TaskSpec
 
 TIMEZONE = "America/New_York"
+START = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)  # a Monday, 8 AM in New York
 MODES = ["auto", "legacy"]  # the modern era (in-process direct dispatch) and the initialize handshake
 
 
@@ -109,15 +119,22 @@ def install_process_pack(directory: Path) -> None:
 # --- engines and servers over the test database -----------------------------------------
 
 
-def make_engine(database: Database, pack: CheckPack = TEST_PACK, **settings: Any) -> HeartbeatEngine:
+def make_engine(database: Database, pack: CheckPack = TEST_PACK, *, clock: FakeClock | None = None,
+                **settings: Any) -> HeartbeatEngine:
     url = database.url.render_as_string(hide_password=False)
     return HeartbeatEngine(database, Settings(database_url=url, timezone=TIMEZONE, **settings), packs=[pack],
-                           host=HostInfo(transports=("memory",)))
+                           clock=clock, host=HostInfo(transports=("memory",)))
 
 
 @pytest.fixture
-def engine(database: Database) -> HeartbeatEngine:
-    return make_engine(database)
+def clock() -> FakeClock:
+    """The engine's time: it stands still, so the loop runs a scheduled cycle only when a test moves it."""
+    return FakeClock(START)
+
+
+@pytest.fixture
+def engine(database: Database, clock: FakeClock) -> HeartbeatEngine:
+    return make_engine(database, clock=clock)
 
 
 @pytest.fixture
@@ -130,16 +147,92 @@ def mode(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@asynccontextmanager
+async def client_of(server: MCPServer, mode: str, **kwargs: Any) -> AsyncIterator[Client]:
+    """An in-process client of `server` in the protocol era `mode`."""
+    async with Client(server, mode=mode, **kwargs) as client:
+        yield client
+
+
 @pytest.fixture
 def connect(server: MCPServer, mode: str) -> Callable[..., Any]:
     """`async with connect() as client`: a client of the fixture server in this test's protocol era."""
+    return lambda **kwargs: client_of(server, mode, **kwargs)
 
-    @asynccontextmanager
-    async def open_client(**kwargs: Any) -> AsyncIterator[Client]:
-        async with Client(server, mode=mode, **kwargs) as client:
-            yield client
 
-    return open_client
+@pytest.fixture
+def catalogue(tmp_path: Path, clock: FakeClock, mode: str) -> Iterator[Callable[[], Any]]:
+    """`async with catalogue() as client`, for what the server declares: that does not depend on the database,
+    so one throw-away SQLite file serves."""
+    database = Database(f"sqlite:///{tmp_path / 'catalogue.db'}")
+    upgrade(database, [TEST_PACK])
+    server = build_server(make_engine(database, clock=clock))
+    yield lambda: client_of(server, mode)
+    database.dispose()
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """A tool's structured result, after checking that it succeeded."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def refusal(client: Client, tool: str, **arguments: Any) -> str:
+    """The spoken message of a tool call that must fail."""
+    return spoken_error(await client.call_tool(tool, arguments))
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll `predicate` (blocking database reads are fine) until it returns something truthy."""
+    with anyio.fail_after(timeout):
+        while not (found := await anyio.to_thread.run_sync(predicate)):
+            await anyio.sleep(0.02)
+    return found
+
+
+@asynccontextmanager
+async def resource_updates(
+    open_client: Callable[..., Any], uris: list[str]
+) -> AsyncIterator[tuple[Client, MemoryObjectReceiveStream[str]]]:
+    """A client subscribed to `uris` the way its protocol era does it, and the stream of URIs it is told changed.
+
+    Modern clients listen (`subscriptions/listen`); handshake-era clients send
+    `resources/subscribe` and receive `notifications/resources/updated`.
+    """
+    send, told = anyio.create_memory_object_stream[str](100)
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, mcp_types.ResourceUpdatedNotification):
+            send.send_nowait(message.params.uri)
+
+    async with open_client(message_handler=on_message) as client:
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                for uri in uris:
+                    await client.subscribe_resource(uri)
+            yield client, told
+            return
+        async with client.listen(resource_subscriptions=uris) as subscription, anyio.create_task_group() as group:
+
+            async def pump() -> None:
+                async for event in subscription:
+                    send.send_nowait(event.uri)
+
+            group.start_soon(pump)
+            yield client, told
+            group.cancel_scope.cancel()
+
+
+async def told_of(updates: MemoryObjectReceiveStream[str], expected: set[str], timeout: float = 5.0) -> set[str]:
+    """Wait until every URI in `expected` was announced; returns everything announced meanwhile."""
+    seen: set[str] = set()
+    with anyio.fail_after(timeout):
+        while not expected <= seen:
+            seen.add(await updates.receive())
+    return seen
 
 
 def configuration(database: Database) -> dict[str, Any]:

@@ -108,8 +108,10 @@ def test_run_once_named_tasks_and_unknown_name(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout)["last_cycle_tasks"]) == {
         "relationship_scores", "cooling_relationships", "overdue_follow_ups", "contacts_needing_outreach"}
-    unknown = cli("run-once", "--task", "stale propertys", env=env)
-    assert unknown.returncode == 2 and "stale properties" in unknown.stderr
+    forgiven = cli("run-once", "--json", "--task", "stale propertys", env=env)  # said, not spelled
+    assert forgiven.returncode == 0 and json.loads(forgiven.stdout)["last_cycle_tasks"] == ["stale_properties"]
+    unknown = cli("run-once", "--task", "stale propertees", env=env)
+    assert unknown.returncode == 2 and "Did you mean stale properties" in unknown.stderr
 
 
 def test_checklist_prints_the_effective_configuration_and_round_trips(tmp_path) -> None:

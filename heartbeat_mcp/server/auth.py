@@ -6,6 +6,10 @@ machines, so it needs HEARTBEAT_HTTP_TOKEN, and then every request must carry
 `Authorization: Bearer <token>` — compared in constant time and never logged —
 except a bare liveness `GET /health`. A configured token is enforced on
 loopback too: setting one means the operator wants it checked.
+
+The SDK checks Host and Origin on /mcp only; a web page that rebinds its
+name to 127.0.0.1 could still read the health routes and /metrics (task
+names, findings counts). `SameSiteOnly` applies the same check to every route.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import ipaddress
 import socket
 from typing import Any
 
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -69,6 +73,22 @@ def _machine_names() -> set[str]:
     except OSError:
         pass
     return {n for n in names if n}
+
+
+class SameSiteOnly:
+    """Refuse any HTTP request whose Host or Origin is not this server's (421 or 403), whatever the route."""
+
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings) -> None:
+        self.app = app
+        self._check = TransportSecurityMiddleware(security)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refused = await self._check.validate_request(Request(scope))
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BearerTokenMiddleware:

@@ -4,7 +4,8 @@ Cycle durations and run counts are what this process saw (a listener on the
 engine), as Prometheus expects from counters and histograms: each replica
 counts its own, and they reset on restart. Open action items and the last
 success per task come from the shared database, so every replica reports the
-same gauges.
+same gauges. While the database cannot be reached those gauges are left
+out and `heartbeat_database_up` is 0: a scrape must still answer then.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from heartbeat_mcp import store
-from heartbeat_mcp.engine import CycleOutcome, HeartbeatEngine
+from heartbeat_mcp.engine import ConfigurationError, CycleOutcome, HeartbeatEngine
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CYCLE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, math.inf)
@@ -47,8 +50,11 @@ class Metrics:
 
     async def exposition(self) -> str:
         engine = self.engine
-        report = await engine.report()
-        rows = await engine.database.run(self._last_successes)
+        try:
+            counts = (await engine.report()).action_item_counts
+            rows = await engine.database.run(self._last_successes)
+        except (ConfigurationError, DBAPIError):
+            counts, rows = {}, []
         out: list[str] = []
         _family(out, "heartbeat_up", "gauge", "1 while this process's heartbeat engine is running.",
                 [({}, 1 if engine.running else 0)])
@@ -65,7 +71,7 @@ class Metrics:
         _family(out, "heartbeat_task_runs_total", "counter", "Task runs finished in this process, by outcome.",
                 [({"task": task, "status": status}, n) for (task, status), n in sorted(self._runs.items())])
         _family(out, "heartbeat_open_action_items", "gauge", "Open action items, by priority.",
-                [({"priority": p}, n) for p, n in report.action_item_counts.items()])
+                [({"priority": p}, n) for p, n in counts.items()])
         _family(out, "heartbeat_task_last_success_timestamp_seconds", "gauge",
                 "Unix time of each task's last successful run.",
                 [({"task": name}, when.timestamp()) for name, when in rows if when is not None])

@@ -2,7 +2,7 @@
 
 Static resource functions cannot receive a request context, so they close
 over the process's one engine. Clients may subscribe to any of them; see
-`CYCLE_CHANGES` and `CONFIG_CHANGES` for what is announced when.
+`CYCLE_CHANGES`, `CONFIG_CHANGES` and `ALERT_CHANGES` for what is announced when.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ BRIEFING = "heartbeat://report/latest.md"
 ACTION_ITEMS = "heartbeat://action-items"
 TASKS = "heartbeat://tasks"
 TASK = "heartbeat://tasks/{name}"
+NOTIFICATIONS = "heartbeat://notifications"
 
 # What a finished cycle changes, and what a pause, resume or configure changes.
 CYCLE_CHANGES = (REPORT, BRIEFING, ACTION_ITEMS, STATUS, TASKS)
 CONFIG_CHANGES = (STATUS, TASKS)
+# What a delivered notification changes (it is about action items).
+ALERT_CHANGES = (ACTION_ITEMS, NOTIFICATIONS)
 
 JSON = "application/json"
 _TASK_LIST = TypeAdapter(list[TaskView])
@@ -57,6 +60,11 @@ def register_resources(mcp: MCPServer, engine: HeartbeatEngine) -> None:
             "counts": found.action_item_counts,
             "items": [i.model_dump(mode="json") for i in found.action_items],
         }, indent=2)
+
+    @mcp.resource(NOTIFICATIONS, name="notifications", title="Recent notifications", mime_type=JSON,
+                  description="What the heartbeat told, newest first, and where each went.")
+    async def notifications() -> str:
+        return json.dumps(await engine.notifications(), indent=2, default=str)
 
     @mcp.resource(TASKS, name="tasks", title="Heartbeat checks", mime_type=JSON,
                   description="Every check: group, schedule, on or off, paused, last run and open items.")

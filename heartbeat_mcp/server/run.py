@@ -39,7 +39,9 @@ from heartbeat_mcp.cli import Stop
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.engine import HeartbeatEngine
 from heartbeat_mcp.server.app import build_server
-from heartbeat_mcp.server.auth import BearerTokenMiddleware, BindRefused, check_bind, transport_security
+from heartbeat_mcp.server.auth import (
+    BearerTokenMiddleware, BindRefused, SameSiteOnly, check_bind, transport_security,
+)
 from heartbeat_mcp.server.host import EngineHost
 from heartbeat_mcp.settings import Settings
 from heartbeat_mcp.singleton import EngineLocked
@@ -65,7 +67,7 @@ def serve(settings: Settings, database: Database, *, transport: str = "stdio", h
     engine = HeartbeatEngine(database, settings, host=HostInfo(transports=(TRANSPORT_NAMES[transport],)))
     engine_host = EngineHost(engine)
     server = build_server(engine, engine_host)
-    run: Transport = _stdio if transport == "stdio" else _http(host, port, settings)
+    run: Transport = _stdio if transport == "stdio" else http_transport(host, port, settings)
     try:
         anyio.run(_main, engine_host, server, run)
     except BaseExceptionGroup as group:  # anyio may wrap what a task group raised
@@ -80,11 +82,16 @@ async def _main(engine_host: EngineHost, server: MCPServer, run: Transport) -> N
     shutdown = anyio.Event()
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_signals, shutdown, group.cancel_scope)
-        async with engine_host.lifespan(server):
-            log.info("heartbeat-mcp %s serving; engine replica %s", server.version, engine_host.engine.replica_id)
-            await run(server, shutdown)
+        await run_server(engine_host, server, run, shutdown)
         group.cancel_scope.cancel()
     log.info("heartbeat-mcp stopped")
+
+
+async def run_server(engine_host: EngineHost, server: MCPServer, transport: Transport, shutdown: anyio.Event) -> None:
+    """Hold the engine for as long as `transport` serves; it ends when `shutdown` is set (or stdin closes)."""
+    async with engine_host.lifespan(server):
+        log.info("heartbeat-mcp %s serving; engine replica %s", server.version, engine_host.engine.replica_id)
+        await transport(server, shutdown)
 
 
 async def _watch_signals(shutdown: anyio.Event, scope: anyio.CancelScope) -> None:
@@ -148,12 +155,14 @@ class _Uvicorn(uvicorn.Server):
         return nullcontext()
 
 
-def _http(host: str, port: int, settings: Settings) -> Transport:
+def http_transport(host: str, port: int, settings: Settings) -> Transport:
+    """Streamable HTTP on host:port, at /mcp beside the health routes, guarded by the token if one is set."""
     async def run(server: MCPServer, shutdown: anyio.Event) -> None:
-        app: Any = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=transport_security(host),
-                                              host=host)
+        security = transport_security(host)
+        app: Any = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, host=host)
         if settings.http_token is not None:
             app = BearerTokenMiddleware(app, settings.http_token)
+        app = SameSiteOnly(app, security)
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=HTTP_DRAIN_SECONDS, server_header=False)
         web = _Uvicorn(config)

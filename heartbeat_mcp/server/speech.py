@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from heartbeat_mcp.engine import ConfigurationError
@@ -41,7 +42,11 @@ R = TypeVar("R")
 
 
 def say(*parts: str) -> str:
-    """One speakable answer: the first two sentences of `parts`, clipped to 40 words."""
+    """One speakable answer: the first two sentences of `parts`, within 40 words.
+
+    A first sentence too long is clipped; a second one that does not fit is
+    left out, since half a second sentence tells less than none.
+    """
     sentences = [
         _finish(sentence)
         for part in parts
@@ -53,7 +58,7 @@ def say(*parts: str) -> str:
     for sentence in sentences:
         words = sentence.split()
         if len(words) > budget:
-            if budget >= 4:
+            if not kept:
                 kept.append(" ".join(words[:budget]).rstrip(",;:") + "…")
             break
         kept.append(sentence)
@@ -133,8 +138,30 @@ def items_sentence(report: Report, *, qualifier: str = "") -> str:
     lead = f"{plural(total, noun)} {'needs' if total == 1 else 'need'} attention"
     if 0 < pressing < total:
         lead += f", {pressing} urgent or high"
+    fresh = report.new_since_last_asked
+    if fresh is not None:  # the agent has heard the report before: say what changed since
+        lead += f", {fresh or 'none'} new since you last asked"
     top = report.action_items[0].message if report.action_items else ""
     return f"{lead}; the top one: {first_sentence(top)}" if top else f"{lead}."
+
+
+def spoken_validation(error: ValidationError) -> str:
+    """An argument the schema refused, said so the assistant can ask again.
+
+    Pydantic's own text names types, error codes and a web address; only the
+    first problem is said, since the assistant asks one question at a time.
+    """
+    first = error.errors()[0]
+    field = str(first["loc"][0]).replace("_", " ") if first["loc"] else "request"
+    kind, message = first["type"], first["msg"]
+    if kind == "string_too_long":
+        return say(f"The {field} is too long; say it in a few words.")
+    if kind.startswith("bool"):
+        return say(f"The {field} setting should be true or false.")
+    if message.startswith("Input should be "):
+        expected = message.removeprefix("Input should be ").replace("'", "")  # 'low', 'medium' -> low, medium
+        return say(f"The {field} should be {expected}.")
+    return say(f"The {field} could not be used: {message[:1].lower()}{message[1:]}.")
 
 
 def spoken_errors(tool: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -1,4 +1,4 @@
-"""Telling subscribed clients that a resource changed, in both protocol eras.
+"""Telling connected clients that a resource changed, in both protocol eras, and what the heartbeat found.
 
 Modern clients (2026-07-28) open a `subscriptions/listen` stream; the SDK
 serves it from the bus we pass to `MCPServer(subscriptions=...)`, so a
@@ -9,6 +9,13 @@ server, remember each connection's subscribed URIs, and send
 `notifications/resources/updated` to it. Each era's notification is silently
 dropped for the other era's clients, so every change goes out both ways.
 
+Handshake-era connections can also be sent log messages at any time
+(`notifications/message` on their standalone stream): that is how the
+heartbeat's notifications reach a client that did not ask. Connections are
+remembered from their `notifications/initialized`, weakly, so a client that
+goes away is simply forgotten. Modern clients get no unsolicited log
+messages (the protocol forbids them); they hear resource updates instead.
+
 This is the only module that touches the SDK's private attributes
 (`MCPServer._lowlevel_server`, `ServerSession._connection`).
 """
@@ -16,6 +23,8 @@ This is the only module that touches the SDK's private attributes
 from __future__ import annotations
 
 import logging
+import warnings
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,9 +33,12 @@ from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
-from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp_types import EmptyResult, LoggingLevel, NotificationParams, SubscribeRequestParams, UnsubscribeRequestParams
 
 log = logging.getLogger("heartbeat_mcp.server")
+# Log messages are sent only to handshake-era connections, for which logging is not deprecated.
+warnings.filterwarnings("ignore", message="The logging capability is deprecated", category=MCPDeprecationWarning)
 
 SEND_TIMEOUT_SECONDS = 2.0
 
@@ -38,6 +50,8 @@ class ResourceNotifier:
         self.bus = bus
         # connection -> (a session proxy that can still notify it, its subscribed URIs)
         self._legacy: dict[Any, tuple[ServerSession, set[str]]] = {}
+        # every handshake-era connection that finished initializing, for log messages
+        self._connected: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
     def legacy_subscribers(self) -> int:
@@ -48,6 +62,27 @@ class ResourceNotifier:
         lowlevel = server._lowlevel_server  # noqa: SLF001 - MCPServer exposes no public hook for this
         lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
         lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
+        lowlevel.add_notification_handler("notifications/initialized", NotificationParams, self._initialized)
+
+    async def _initialized(self, ctx: ServerRequestContext[Any], params: NotificationParams) -> None:
+        self._connected.add(ctx.session._connection)  # noqa: SLF001 - the connection outlives this request
+
+    @property
+    def connected(self) -> int:
+        return len(self._connected)
+
+    async def log(self, level: LoggingLevel, data: Any) -> int:
+        """Send a log message to every handshake-era client still connected; returns how many were sent to.
+
+        Sending is best effort (the SDK drops it for a closed stream) and
+        bounded in time, so one stalled client cannot hold up the others.
+        """
+        sent = 0
+        for connection in list(self._connected):
+            with anyio.move_on_after(SEND_TIMEOUT_SECONDS):
+                await connection.log(level, data, logger="heartbeat")
+                sent += 1
+        return sent
 
     async def _subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
         connection = ctx.session._connection  # noqa: SLF001 - one entry per connection, not per request

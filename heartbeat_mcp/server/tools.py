@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -23,9 +25,9 @@ from heartbeat_mcp.engine import HeartbeatEngine, RunOutcome
 from heartbeat_mcp.registry import spoken_task
 from heartbeat_mcp.report import Report, plural
 from heartbeat_mcp.schedule import Every, parse_duration, parse_until
-from heartbeat_mcp.server.resources import CONFIG_CHANGES
+from heartbeat_mcp.server.resources import ALERT_CHANGES, CONFIG_CHANGES
 from heartbeat_mcp.server.speech import (
-    about, clock_time, from_now, items_sentence, say, spoken_errors, subject, task_names,
+    about, clock_time, first_sentence, from_now, items_sentence, say, spoken_errors, subject, task_names,
 )
 from heartbeat_mcp.server.state import StatusView, TargetView, read_status, report_speech, resolve
 from heartbeat_mcp.server.subscriptions import ResourceNotifier
@@ -34,8 +36,10 @@ from heartbeat_mcp.task import Priority, RunStatus
 SPEAK_IT = " Say the `speech` field to the user; the other fields are details for follow-up questions."
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+# Pauses and switches are settings: reversible, and repeating one changes nothing more.
 SETTING = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-RUNNING = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+# A run executes whatever checks are installed, and checks may probe third-party services.
+RUNNING = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
 
 def _as_text(value: Any) -> Any:
@@ -64,13 +68,12 @@ GroupPhrase = Annotated[str | None, Field(
 )]
 DurationPhrase = Annotated[str | None, Field(
     max_length=100,
-    description="How long, as said: 'two hours', 'for 30 minutes', 'until tomorrow morning', 'until 5pm'. "
-                "Leave it out to pause until resumed.",
+    description="How long, as said: 'two hours', 'for 30 minutes', 'until tomorrow morning', 'until 5pm', or "
+                "an ISO 8601 time to pause until. Leave it out to pause until resumed.",
 )]
-IntervalPhrase = Annotated[str | None, BeforeValidator(_as_text), Field(
-    max_length=100,
-    description="How often to run, as said: '10 minutes', 'every hour', '1h30m', 'every ten minutes', or seconds "
-                "('600'). Between 10 seconds and 7 days.",
+IntervalPhrase = Annotated[Annotated[str, Field(max_length=100)] | float | None, BeforeValidator(_as_text), Field(
+    description="How often to run, as said: '10 minutes', 'every hour', '1h30m', 'every ten minutes', or a number "
+                "of seconds (600). Between 10 seconds and 7 days.",
 )]
 PriorityChoice = Annotated[Priority | None, BeforeValidator(_priority), Field(
     description="Only items at this priority or above: low, medium, high or urgent.",
@@ -79,6 +82,26 @@ PriorityChoice = Annotated[Priority | None, BeforeValidator(_priority), Field(
 _UNTIL_RESUMED = re.compile(
     r"(indefinitely|forever|until (resumed|further notice|(i|you) (say so|resume( it)?|turn it back on)))[.!]?"
 )
+_TIMESTAMP = re.compile(r"(?:until |till )?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}\S*)", re.IGNORECASE)
+
+
+def _pause_end(duration: str | None, now: datetime, timezone: str) -> datetime | None:
+    """When a pause ends, or None for "until resumed".
+
+    Besides what people say, assistants often turn "until 3pm" into an ISO
+    time themselves; one without an offset is the agent's local time.
+    """
+    said = (duration or "").strip()
+    if not said or _UNTIL_RESUMED.fullmatch(said.lower()):
+        return None
+    if (stamp := _TIMESTAMP.fullmatch(said)) is not None:
+        try:
+            moment = datetime.fromisoformat(stamp[1])
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+    return parse_until(said, now, timezone)
 
 
 class RunSummary(BaseModel):
@@ -118,6 +141,19 @@ class ConfigureView(BaseModel):
     enabled: bool | None
     schedule: str | None = Field(description="The new schedule, e.g. 'every 10 minutes', when it was changed.")
     interval_seconds: int | None
+
+
+class AcknowledgeView(BaseModel):
+    speech: str = Field(description="What to say to the user.")
+    acknowledged: list[int] = Field(description="The items acknowledged now (already acknowledged ones are left out).")
+    target: TargetView | None = Field(description="The task or group whose items were acknowledged, if one was named.")
+
+
+class SnoozeView(BaseModel):
+    speech: str = Field(description="What to say to the user.")
+    id: int
+    task: str
+    snoozed_until: datetime
 
 
 class ReportView(BaseModel):
@@ -189,9 +225,7 @@ def register_tools(mcp: MCPServer, engine: HeartbeatEngine, notifier: ResourceNo
     @spoken_errors
     async def pause_heartbeat(task: TaskPhrase = None, duration: DurationPhrase = None) -> PauseView:
         now, zone = engine.clock.now(), engine.settings.timezone
-        until = None
-        if duration and not _UNTIL_RESUMED.fullmatch(duration.strip().lower()):
-            until = parse_until(duration, now, zone)
+        until = _pause_end(duration, now, zone)
         target = await engine.pause(task, until)
         await notifier.changed(CONFIG_CHANGES)
         name, many = subject(target)
@@ -235,7 +269,7 @@ def register_tools(mcp: MCPServer, engine: HeartbeatEngine, notifier: ResourceNo
         enabled: Annotated[bool | None, Field(description="true to turn on, false to turn off.")] = None,
         interval: IntervalPhrase = None,
     ) -> ConfigureView:
-        delta = parse_duration(interval) if interval is not None else None
+        delta = parse_duration(str(interval)) if interval is not None else None
         target = await engine.configure(task, enabled=enabled, interval=delta)
         await notifier.changed(CONFIG_CHANGES)
         seconds = int(delta.total_seconds()) if delta is not None else None
@@ -247,8 +281,8 @@ def register_tools(mcp: MCPServer, engine: HeartbeatEngine, notifier: ResourceNo
         title="Heartbeat report",
         description="The findings of the heartbeat: open action items by priority with the top ones first, the last "
                     "cycle, and each check's state; optionally for one group or task, or only items at a priority "
-                    "or above. Answers \"Show me the full heartbeat report\", \"What did the last cycle find?\" and "
-                    "\"Any action items from heartbeat?\"." + SPEAK_IT,
+                    "or above. Answers \"Show me the full heartbeat report\", \"Show me the last heartbeat cycle\", "
+                    "\"What did the last cycle find?\" and \"Any action items from heartbeat?\"." + SPEAK_IT,
         annotations=READ_ONLY,
     )
     @spoken_errors
@@ -258,13 +292,65 @@ def register_tools(mcp: MCPServer, engine: HeartbeatEngine, notifier: ResourceNo
         phrase = task or group
         scope = await resolve(engine, phrase) if phrase else None
         limited = scope is not None and scope.kind != "engine"
-        report = await engine.report(tasks=list(scope.tasks) if limited else None, min_priority=min_priority)
+        report = await engine.report(tasks=list(scope.tasks) if limited else None, min_priority=min_priority,
+                                     heard=True)
         return ReportView(
             speech=report_speech(report, engine.clock.now(), scope=scope, min_priority=min_priority),
             scope=TargetView.of(scope) if scope else None,
             min_priority=min_priority,
             report=report,
         )
+
+
+    @mcp.tool(
+        title="Acknowledge action items",
+        description="Mark open action items as heard, so the heartbeat stops repeating them; it still speaks up if "
+                    "one becomes more urgent, and an item that goes away and comes back is new again. Give the item "
+                    "ids from the report, \"all\", or a task or group to acknowledge all of its items. Answers "
+                    "\"Got it, stop reminding me\", \"Acknowledge all action items\" and \"Acknowledge the stale "
+                    "property alerts\"." + SPEAK_IT,
+        annotations=SETTING,
+    )
+    @spoken_errors
+    async def acknowledge_action_items(
+        ids: Annotated[list[int] | Literal["all"] | None, Field(
+            description="Action item ids from the report, or \"all\" for every open item.")] = None,
+        task: TaskPhrase = None,
+    ) -> AcknowledgeView:
+        if ids is None and task is None:
+            raise ToolError("Say which items: their numbers, all of them, or the check they came from.")
+        target = await resolve(engine, task) if task else None
+        done = await engine.acknowledge(None if ids in (None, "all") else list(ids), task)
+        await notifier.changed(ALERT_CHANGES)
+        if not done:
+            first = "Nothing new to acknowledge: those items were already acknowledged"
+        else:
+            first = f"Acknowledged {plural(len(done), 'item')}" + (f" from {target.spoken}" if target else "")
+            first += "; I won't repeat them unless they get more urgent"
+        return AcknowledgeView(speech=say(first), acknowledged=done,
+                               target=TargetView.of(target) if target else None)
+
+    @mcp.tool(
+        title="Snooze an action item",
+        description="Silence one open action item for a while; if it is still open then, the heartbeat tells it "
+                    "again. Answers \"Snooze that for two hours\" and \"Remind me about it tomorrow morning\"."
+                    + SPEAK_IT,
+        annotations=SETTING,
+    )
+    @spoken_errors
+    async def snooze_action_item(
+        id: Annotated[int, Field(description="The action item's id, from the report.")],  # noqa: A002 - the word people use
+        duration: Annotated[str, Field(max_length=100, description="How long, as said: 'two hours', 'until tomorrow "
+                                                                   "morning', 'until 5pm', or an ISO 8601 time.")],
+    ) -> SnoozeView:
+        now, zone = engine.clock.now(), engine.settings.timezone
+        until = _pause_end(duration, now, zone)
+        if until is None:
+            raise ToolError("Say how long to snooze it for, like two hours or until tomorrow morning.")
+        item = await engine.snooze(id, until)
+        await notifier.changed(ALERT_CHANGES)
+        return SnoozeView(speech=say(f"Snoozed until {clock_time(until, now, zone)}", first_sentence(item.message)),
+                          id=item.id, task=item.task, snoozed_until=until)
 
 
 def _outcome_words(outcome: RunOutcome) -> str:
