@@ -895,24 +895,32 @@ class HeartbeatEngine:
         return await self.database.run(read)
 
     async def get_status(self) -> EngineStatus:
+        return (await self.overview(with_report=False))[0]
+
+    async def overview(self, *, with_report: bool = True) -> tuple[EngineStatus, Report | None]:
+        """The engine's state and (unless told not to) the report, read in one session and one thread hop.
+
+        What the status tool and resource answer from: asked while a heavy
+        cycle runs, one trip to the database is what keeps them quick.
+        """
         now = self.clock.now()
 
-        def read() -> tuple[Any, list[TaskConfig], int, datetime | None]:
+        def read() -> tuple[Any, list[TaskConfig], int, Report | None]:
             with self.database.sessions() as session:
                 state = session.get(store.EngineState, store.ENGINE_ROW)
                 rows = store.task_rows(session)
                 replicas = session.scalar(
                     select(func.count()).select_from(Replica).where(Replica.last_seen > now - timedelta(minutes=2))
                 ) or 0
-                last = session.scalar(select(func.max(TaskConfig.last_run_at)))
-                return state, rows, replicas, last
+                report = build_report(session, now, rows=rows) if with_report else None
+                return state, rows, replicas, report
 
         try:
-            state, rows, replicas, last = await self.database.run(read)
+            state, rows, replicas, report = await self.database.run(read)
             self._database_up()
         except (OperationalError, DBAPIError) as exc:
             self._database_down(exc)
-            state, rows, replicas, last = None, [], 0, None
+            state, rows, replicas, report = None, [], 0, None
         paused = bool(state and store.is_paused(state.paused, state.paused_until, now))
         if not self.running:
             engine_state = "stopped"
@@ -922,7 +930,7 @@ class HeartbeatEngine:
             engine_state = "paused" if paused else "running"
         active = [r for r in rows if r.enabled and not store.is_paused(r.paused, r.paused_until, now)]
         upcoming = min(active, key=lambda r: r.next_run_at or now, default=None)
-        return EngineStatus(
+        status = EngineStatus(
             state=engine_state,
             paused_until=state.paused_until if paused and state else None,
             database="down" if self.database_ok is False else "ok",
@@ -935,13 +943,14 @@ class HeartbeatEngine:
             tasks_failing=[r.task_name for r in rows if r.consecutive_failures > 0],
             next_task=upcoming.task_name if upcoming else None,
             next_run_at=upcoming.next_run_at if upcoming else None,
-            last_cycle=last,
+            last_cycle=max((r.last_run_at for r in rows if r.last_run_at), default=None),
             base_interval_seconds=(state.base_interval_seconds if state and state.base_interval_seconds else self.settings.interval_seconds),
             checklist=str(self.checklist_path) if self.checklist_path else "",
             checklist_error=self.checklist_error,
             running_tasks=sorted(self._inflight),
             uptime_seconds=round(self.uptime, 1),
         )
+        return status, report
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ class TaskRun(EngineBase):
         UniqueConstraint("task_name", "scheduled_for"),
         Index("ix_heartbeat_runs_task_started", "task_name", "started_at"),
         Index("ix_heartbeat_runs_started", "started_at"),
+        # The report's "latest cycle" is the cycle of the latest finished run.
+        Index("ix_heartbeat_runs_finished", "finished_at"),
     )
 
 

@@ -99,13 +99,16 @@ def build_report(
     tasks: list[str] | None = None,
     min_priority: Priority | None = None,
     last_asked: datetime | None = None,
+    rows: list[TaskConfig] | None = None,
 ) -> Report:
     """Assemble the report in four statements, whatever the number of findings.
 
     `last_asked` is when the agent last heard the report: open items first
-    seen after it are counted as new.
+    seen after it are counted as new. `rows` are the task rows when the
+    caller has just read them.
     """
-    rows = list(session.scalars(select(TaskConfig).order_by(TaskConfig.id)))
+    if rows is None:
+        rows = list(session.scalars(select(TaskConfig).order_by(TaskConfig.id)))
     group_of = {r.task_name: r.group_name for r in rows}
     items = list(session.scalars(open_items_query(now, tasks, min_priority).limit(item_limit)))
     needs_attention = case(

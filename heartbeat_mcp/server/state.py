@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from heartbeat_mcp import store
-from heartbeat_mcp.engine import ConfigurationError, HeartbeatEngine
+from heartbeat_mcp.engine import HeartbeatEngine
 from heartbeat_mcp.registry import Target, TargetError, spoken_task
 from heartbeat_mcp.report import Report, TaskState, plural
 from heartbeat_mcp.schedule import Every
@@ -58,13 +58,7 @@ class StatusView(BaseModel):
 
 
 async def read_status(engine: HeartbeatEngine) -> StatusView:
-    status = await engine.get_status()
-    report: Report | None = None
-    if status.database == "ok":
-        try:
-            report = await engine.report()
-        except ConfigurationError:  # the database went away between the two reads
-            status.database = "down"
+    status, report = await engine.overview()
     now, zone = engine.clock.now(), engine.settings.timezone
     if status.state == "stopped":
         speech = say("The heartbeat engine is stopped, so nothing is being checked right now.")

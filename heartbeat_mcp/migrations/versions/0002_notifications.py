@@ -1,4 +1,4 @@
-"""notification outbox, deliveries and attempts; when the report was last read
+"""notification outbox, deliveries and attempts; when the report was last read; runs by finish time
 
 Revision ID: 0002_notifications
 Revises: 0001_engine
@@ -25,6 +25,8 @@ ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 def upgrade() -> None:
     with op.batch_alter_table('heartbeat_engine', schema=None) as batch_op:
         batch_op.add_column(sa.Column('report_read_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('heartbeat_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_heartbeat_runs_finished', ['finished_at'], unique=False)
 
     op.create_table('heartbeat_notifications',
     sa.Column('id', ID, nullable=False),
@@ -82,5 +84,7 @@ def downgrade() -> None:
     op.drop_table('heartbeat_delivery_attempts')
     op.drop_table('heartbeat_deliveries')
     op.drop_table('heartbeat_notifications')
+    with op.batch_alter_table('heartbeat_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_heartbeat_runs_finished')
     with op.batch_alter_table('heartbeat_engine', schema=None) as batch_op:
         batch_op.drop_column('report_read_at')
