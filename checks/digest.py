@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, and_, case, func, insert, literal, or_, select, union_all
 
+from checks.portfolio import CLOSED_CONTRACT_STATUSES
 from checks.registry import DIGEST, check, daily_at_eight
-from checks.schema import UNSIGNED_CONTRACT_STATUSES, Contact, Contract, Notification, Property, ScheduledTask
-from checks.sql import in_scope
+from checks.schema import Contact, Contract, Notification, Property, ScheduledTask
+from checks.sql import in_scope, notification_in_scope, open_property
 from heartbeat_mcp.models import ActionItemRow
 from heartbeat_mcp.report import PRIORITY_ORDER, clip, plural, spoken_list
 from heartbeat_mcp.task import CheckContext, CheckResult, Priority
@@ -36,17 +37,6 @@ LATE = (LATE_CONTRACT, LATE_FOLLOW_UP)
 # --- reading ----------------------------------------------------------------------------
 
 
-def _notification_scope(query: Select[Any], ctx: CheckContext) -> Select[Any]:
-    """A notification belongs to its agent_id, or else to the agent of its property.
-
-    `in_scope` alone would drop watchlist matches, which name an agent but
-    often no single property.
-    """
-    if ctx.settings.agent_id is None:
-        return query
-    return query.where(func.coalesce(Notification.agent_id, Property.agent_id) == ctx.settings.agent_id)
-
-
 def _row(kind: str, weight: Any, label: Any, detail: Any, at: Any, row_id: Any) -> Select[Any]:
     """The shape every kind of happening shares, so one UNION ALL reads them all."""
     return select(literal(kind).label("kind"), weight.label("weight"), label.label("label"),
@@ -59,7 +49,9 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     Advances and matches come from the notifications the autonomous checks
     wrote (an advance's stage is its data "to", else the property's status
     now); signatures from contracts completed in the window; the overdue
-    parts are the state now (as contract_deadlines and overdue_follow_ups see it).
+    parts are the state now (as contract_deadlines and overdue_follow_ups see it:
+    a required contract is late in any status but the settled ones, on a
+    property still in the pipeline).
     """
     one, no_detail = literal(1), literal(None, String())
 
@@ -69,12 +61,12 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     def notified(kind: str) -> Any:
         return and_(Notification.type == kind, in_window(Notification.created_at))
 
-    advanced = _notification_scope(
+    advanced = notification_in_scope(
         _row(ADVANCED, one, Property.address, func.coalesce(Notification.data["to"].as_string(), Property.status),
              Notification.created_at, Notification.id)
         .join_from(Notification, Property, Property.id == Notification.property_id)
         .where(notified("pipeline_auto_advance")), ctx)
-    matched = _notification_scope(
+    matched = notification_in_scope(
         _row(MATCHED, func.coalesce(Notification.data["match_count"].as_integer(), 1), Notification.message,
              no_detail, Notification.created_at, Notification.id)
         .outerjoin_from(Notification, Property, Property.id == Notification.property_id)
@@ -86,7 +78,7 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     late_contracts = in_scope(
         _row(LATE_CONTRACT, one, Property.address, Contract.name, Contract.required_by_date, Contract.id)
         .join_from(Contract, Property, Property.id == Contract.property_id)
-        .where(Contract.is_required, Contract.status.in_(UNSIGNED_CONTRACT_STATUSES),
+        .where(Contract.is_required, Contract.status.not_in(CLOSED_CONTRACT_STATUSES), open_property(),
                Contract.required_by_date < ctx.now), ctx)
     late_follow_ups = in_scope(
         _row(LATE_FOLLOW_UP, one, Property.address, ScheduledTask.title, ScheduledTask.scheduled_at, ScheduledTask.id)
@@ -254,13 +246,14 @@ def speech(d: Digest) -> str:
 
 
 def _fit(sentences: Sequence[str], limit: int) -> str:
-    """Whole sentences while they fit; the one that does not is clipped to the words left."""
+    """Whole sentences while they fit; the one that does not is clipped to the words left, if any are."""
     kept: list[str] = []
     left = limit
     for sentence in sentences:
         words = len(sentence.split())
         if words > left:
-            kept.append(clip(sentence, left))
+            if left:
+                kept.append(clip(sentence, left))
             break
         kept.append(sentence)
         left -= words

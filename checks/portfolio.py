@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from checks.registry import BASE_CYCLE, PORTFOLIO, check

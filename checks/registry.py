@@ -47,13 +47,14 @@ def check(
     priority: Priority = Priority.medium,
     timeout_seconds: float = 60.0,
     after: tuple[str, ...] = (),
+    system: bool = False,
 ) -> Callable[[H], H]:
     """Register the decorated function as a heartbeat task of the realtor pack."""
 
     def register(handler: H) -> H:
         CHECKS.append(TaskSpec(
             name=name, handler=handler, schedule=schedule, group=group, description=description,
-            priority=priority, timeout_seconds=timeout_seconds, after=after,
+            priority=priority, timeout_seconds=timeout_seconds, after=after, system=system,
         ))
         return handler
 

@@ -32,12 +32,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Row, String, and_, case, cast, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from checks.registry import EVERY_MINUTE, SCHEDULED, check
 from checks.schema import Contact, Contract, Notification, Property, ScheduledTask
-from checks.sql import in_scope
+from checks.sql import in_scope, json_from, json_value, notification_in_scope, session_of
+from heartbeat_mcp.alerts import WEBHOOK, AlertPolicy, enqueue_from
+from heartbeat_mcp.delivery import delivery_problems
 from heartbeat_mcp.sqltypes import UTCDateTime
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 
@@ -56,7 +58,7 @@ def _open() -> ColumnElement[bool]:
     return and_(ScheduledTask.enabled.is_(True), ScheduledTask.status.in_(OPEN_STATUSES))
 
 
-def _candidates(ctx: CheckContext, *rule: ColumnElement[bool]) -> list[Row[Any]]:
+def open_tasks(ctx: CheckContext, *rule: ColumnElement[bool]) -> list[Row[Any]]:
     """Open, enabled tasks that satisfy `rule`, with their property and contact, in the agent's portfolio."""
     owned = in_scope(select(Property.id), ctx)
     query = (
@@ -95,7 +97,7 @@ def _notify(ctx: CheckContext, tasks: Sequence[Row[Any]], build: Callable[[Row[A
     for task in tasks:
         kind, priority, message = build(task)
         rows.append({
-            "type": kind, "priority": priority, "title": _title(task), "message": message,
+            "type": kind, "priority": priority, "title": task_title(task), "message": message,
             "property_id": task.property_id, "contact_id": task.contact_id, "contract_id": None,
             "agent_id": task.agent_id, "is_read": False, "is_dismissed": False, "created_at": ctx.now,
             "data": {"task_id": task.id, "task_type": task.task_type, "scheduled_at": task.scheduled_at.isoformat(),
@@ -106,18 +108,22 @@ def _notify(ctx: CheckContext, tasks: Sequence[Row[Any]], build: Callable[[Row[A
         ctx.session.execute(insert(Notification).execution_options(render_nulls=True), rows)
 
 
-def _title(task: Row[Any]) -> str:
+def task_title(task: Row[Any]) -> str:
     return (task.title or "").strip().rstrip(".!") or "Untitled task"
 
 
-def _about(task: Row[Any]) -> str:
-    """Whom and what the task concerns, for a spoken sentence: " (Pat Lee, 12 Oak Street)"."""
-    parts = [p for p in (task.contact_name, task.address) if p]
+def task_about(task: Row[Any]) -> str:
+    """Whom and what the task concerns, for a spoken sentence: " (Pat Lee, 12 Oak Street)".
+
+    A name or address the title already says is not said twice.
+    """
+    title = task_title(task).lower()
+    parts = [p for p in (task.contact_name, task.address) if p and p.lower() not in title]
     return f" ({', '.join(parts)})" if parts else ""
 
 
 def _done(tasks: Sequence[Row[Any]], **extra: Callable[[Row[Any]], Any]) -> list[dict[str, Any]]:
-    return [{"task_id": t.id, "title": _title(t), "task_type": t.task_type, **{k: f(t) for k, f in extra.items()}}
+    return [{"task_id": t.id, "title": task_title(t), "task_type": t.task_type, **{k: f(t) for k, f in extra.items()}}
             for t in tasks[:LISTED]]
 
 
@@ -148,7 +154,7 @@ def _due_now(now: datetime) -> ColumnElement[bool]:
 
 def _due_notification(task: Row[Any]) -> tuple[str, str, str]:
     kind, priority, lead = _DUE[task.task_type]
-    return kind, priority.value, f"{lead}: {_title(task)}{_about(task)}."
+    return kind, priority.value, f"{lead}: {task_title(task)}{task_about(task)}."
 
 
 @check("due_reminders", group=SCHEDULED, schedule=EVERY_MINUTE, description="Process due reminders and follow-ups")
@@ -168,7 +174,7 @@ def due_reminders(ctx: CheckContext) -> CheckResult:
     Statements: 3 when something is due, 1 otherwise.
     """
     rule = _due_now(ctx.now)
-    claimed = _claim(ctx, _candidates(ctx, rule), rule, {
+    claimed = _claim(ctx, open_tasks(ctx, rule), rule, {
         "last_run_at": ctx.now,
         "status": case((ScheduledTask.task_type == "reminder", literal("completed")), else_=ScheduledTask.status),
     })
@@ -216,7 +222,7 @@ def _recurring_notification(now: datetime) -> Callable[[Row[Any]], tuple[str, st
         missed = _missed(task, now)
         note = (f" It also came due {missed} more time{'s' if missed != 1 else ''} while the heartbeat was not"
                 f" running; this one run covers them.") if missed else ""
-        return "scheduled_task", Priority.medium.value, f"Recurring task: {_title(task)}{_about(task)}.{note}"
+        return "scheduled_task", Priority.medium.value, f"Recurring task: {task_title(task)}{task_about(task)}.{note}"
 
     return build
 
@@ -232,7 +238,7 @@ def _cannot_repeat(task: Row[Any]) -> ActionItem:
     return ActionItem(
         subject=f"task:{task.id}",
         priority=Priority.medium,
-        message=f"The recurring task {_title(task)}{_about(task)} has no repeat interval, so it cannot run.",
+        message=f"The recurring task {task_title(task)}{task_about(task)} has no repeat interval, so it cannot run.",
         next_step="Set how many hours apart it repeats, or turn it into a one-off reminder.",
         affected={"tasks": [task.id], "properties": [task.property_id] if task.property_id else [],
                   "contacts": [task.contact_id] if task.contact_id else []},
@@ -256,7 +262,7 @@ def recurring_tasks(ctx: CheckContext) -> CheckResult:
     scheduled: it is not run, and is reported (medium) for the agent to fix.
     Statements: 3 when something is due, 1 otherwise.
     """
-    due = _candidates(ctx, ScheduledTask.task_type == "recurring", _recurring_base() <= ctx.now)
+    due = open_tasks(ctx, ScheduledTask.task_type == "recurring", _recurring_base() <= ctx.now)
     runnable = [t for t in due if (t.repeat_interval_hours or 0) > 0]
     broken = [t for t in due if (t.repeat_interval_hours or 0) <= 0]
     next_runs = {t.id: next_run_after(_base(t), _every(t), ctx.now) for t in runnable}
@@ -291,7 +297,7 @@ def _contracts_all_signed(property_id: ColumnElement[int]) -> ColumnElement[bool
 
 def _completion_notification(task: Row[Any]) -> tuple[str, str, str]:
     return ("contract_check_completed", Priority.low.value,
-            f"Contract check done: {_title(task)}. Every required contract for {task.address} is signed.")
+            f"Contract check done: {task_title(task)}. Every required contract for {task.address} is signed.")
 
 
 @check("task_completion_triggers", group=SCHEDULED, schedule=EVERY_MINUTE,
@@ -308,7 +314,7 @@ def task_completion_triggers(ctx: CheckContext) -> CheckResult:
     the compare-and-set, so two runs complete and notify a task once.
     Statements: 3 when something completes, 1 otherwise.
     """
-    ready = _candidates(ctx, ScheduledTask.task_type == "contract_check", _contracts_all_signed(_home.id))
+    ready = open_tasks(ctx, ScheduledTask.task_type == "contract_check", _contracts_all_signed(_home.id))
     claimed = _claim(ctx, ready, ScheduledTask.task_type == "contract_check",
                      {"status": "completed", "last_run_at": ctx.now})
     _notify(ctx, claimed, _completion_notification)
@@ -316,4 +322,77 @@ def task_completion_triggers(ctx: CheckContext) -> CheckResult:
         metrics={"actions_taken": len(claimed), "notifications_created": len(claimed),
                  "tasks_completed": len(claimed)},
         data={"completed": _done(claimed, property_id=lambda t: t.property_id)},
+    )
+
+
+# --- handing notifications to the heartbeat's channels -------------------------------
+
+# Notifications older than this when first seen are history (the digest tells it), not news.
+FORWARD_WINDOW = timedelta(hours=1)
+# A channel is reported failing once a notification has failed this many attempts on it.
+FAILING_AFTER = 3
+
+
+def _forwardable(ctx: CheckContext) -> Any:
+    """The platform's recent notifications, shaped as outbox rows, each with a key that makes it once only."""
+    query = (
+        select(
+            Notification.type.label("kind"), Notification.priority, Notification.title, Notification.message,
+            json_from({"notification_id": Notification.id, "property_id": Notification.property_id,
+                       "contact_id": Notification.contact_id, "contract_id": Notification.contract_id,
+                       "agent_id": Notification.agent_id, "details": json_value(Notification.data)}).label("data"),
+            (literal("notifications:") + cast(Notification.id, String)).label("dedupe_key"),
+        )
+        .outerjoin(Property, Property.id == Notification.property_id)
+        .where(Notification.created_at > ctx.now - FORWARD_WINDOW, Notification.created_at <= ctx.now,
+               Notification.is_read.is_(False), Notification.is_dismissed.is_(False))
+    )
+    return notification_in_scope(query, ctx)
+
+
+def _failing_channel(problem: dict[str, Any]) -> ActionItem:
+    channel = problem["channel"]
+    where = "the webhook" if channel == WEBHOOK else "a connected voice assistant"
+    return ActionItem(
+        subject=f"channel:{channel}", priority=Priority.high,
+        message=(f"Notifications are not getting through to {where}: {problem['waiting']} waiting, "
+                 f"tried {problem['attempts']} times; {problem['last_error'] or 'no answer'}."),
+        next_step=("Check that the webhook receiver is up; everything waiting is sent when it answers."
+                   if channel == WEBHOOK else "Reconnect the voice assistant."),
+        data={"channel": channel, "waiting": problem["waiting"], "attempts": problem["attempts"]},
+    )
+
+
+@check("deliver_notifications", group=SCHEDULED, schedule=EVERY_MINUTE, system=True,
+       description="Deliver notifications to the configured channels")
+def deliver_notifications(ctx: CheckContext) -> CheckResult:
+    """Hand the platform's new notifications to the heartbeat's channels, once each, and report channels that fail.
+
+    What the autonomous checks and the platform wrote to `notifications`
+    (advances, due reminders, watchlist matches, the digest) goes into the
+    heartbeat's outbox, which the engine's dispatcher sends to the webhook
+    and to connected MCP clients beside the cycle, retrying until each
+    arrives — so a slow receiver never holds up a check.
+
+    Choices:
+    - Only notifications created in the last hour are forwarded: on a first
+      start, or after a long stop, older ones are history the daily digest
+      tells, not news to push. Read or dismissed ones are not pushed.
+    - Exactly once: each carries the key "notifications:<id>", unique in the
+      outbox, inserted with ON CONFLICT DO NOTHING in one INSERT … SELECT.
+    - Quiet hours, HEARTBEAT_NOTIFICATIONS_ENABLED and the channels are the
+      heartbeat's own settings (heartbeat_mcp.alerts).
+    - A channel with a notification that failed 3 attempts or more → high
+      system item; it resolves, and says so, once the channel catches up.
+    Statements: the INSERT … SELECT, the channel lookup and delivery rows
+    when something was forwarded, and one read of failing channels.
+    """
+    session = session_of(ctx)
+    forwarded = enqueue_from(session, AlertPolicy.from_settings(ctx.settings), _forwardable(ctx), ctx.now)
+    problems = delivery_problems(session, failing_after=FAILING_AFTER)
+    return CheckResult(
+        items=[_failing_channel(p) for p in problems],
+        metrics={"actions_taken": forwarded, "notifications_forwarded": forwarded,
+                 "channels_failing": len(problems)},
+        data={"forwarded": forwarded},
     )

@@ -256,7 +256,10 @@ class Notification(RealtorBase):
 class PropertyNote(RealtorBase):
     """A note on a property: activity, and an interaction with every contact it names.
 
-    (property_id, created_at) answers "latest note per property" from the index.
+    (property_id, created_at) answers "latest note per property" from the
+    index; (created_at, property_id) reads one period's notes across the
+    portfolio (activity over the last weeks, mentions of contacts) without
+    the older history.
     """
 
     __tablename__ = "property_notes"
@@ -267,13 +270,17 @@ class PropertyNote(RealtorBase):
     source: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_property_notes_property_created", "property_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_property_notes_property_created", "property_id", "created_at"),
+        Index("ix_property_notes_created", "created_at", "property_id"),
+    )
 
 
 class ConversationHistory(RealtorBase):
     """The activity log: one row per voice or tool action.
 
     (property_id, created_at) gives a property's latest activity;
+    (created_at, property_id) one period's activity across the portfolio;
     (tool_name, created_at) finds recent manual status changes
     (`update_property`) without reading the whole log.
     """
@@ -289,6 +296,7 @@ class ConversationHistory(RealtorBase):
 
     __table_args__ = (
         Index("ix_conversation_history_property_created", "property_id", "created_at"),
+        Index("ix_conversation_history_created", "created_at", "property_id"),
         Index("ix_conversation_history_tool_created", "tool_name", "created_at"),
     )
 
@@ -344,8 +352,11 @@ class RelationshipScoreSnapshot(RealtorBase):
     """A contact's relationship score at one time, so a cooling trend can be seen.
 
     Heartbeat-owned. One row per contact per scoring run, so it grows
-    fastest of all tables: the id is 64-bit on PostgreSQL. (contact_id,
-    scored_at) fetches the previous snapshot of each contact.
+    fastest of all tables: the id is 64-bit on PostgreSQL, and rows older
+    than two days are deleted (through the scored_at index). (contact_id,
+    scored_at, id, score) walks a contact's snapshots from the latest, in
+    the order cooling compares them, and gives their scores without
+    reading the table.
     """
 
     __tablename__ = "relationship_score_snapshots"
@@ -356,7 +367,10 @@ class RelationshipScoreSnapshot(RealtorBase):
     components: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_relationship_score_snapshots_contact_scored", "contact_id", "scored_at"),)
+    __table_args__ = (
+        Index("ix_relationship_score_snapshots_contact_scored", "contact_id", "scored_at", "id", "score"),
+        Index("ix_relationship_score_snapshots_scored", "scored_at"),
+    )
 
 
 class PropertySnapshot(RealtorBase):

@@ -37,7 +37,6 @@ from checks.schema import (
     CONTACT_ROLES,
     CONTRACT_STATUSES,
     KEY_CONTACT_ROLES,
-    NOTE_SOURCES,
     PIPELINE_STAGES,
     PROPERTY_TYPES,
     STALE_AFTER_DAYS,
@@ -856,7 +855,9 @@ class _ContractPlanner:
         end = max(created, prop.last_activity_at)
         sent = None if status == "draft" else _between(rng, created, created + (end - created) * 0.3)
         done = _between(rng, sent, end) if status == "completed" and sent else None
-        if deadline is None and required and status == "completed" and rng.random() < 0.5:
+        # Settled contracts (signed, cancelled, expired, archived) had a deadline half the time; the
+        # deadline checks must pass over them.
+        if deadline is None and status not in UNSIGNED_CONTRACT_STATUSES and rng.random() < 0.5:
             deadline = created + timedelta(days=rng.uniform(7, 30))
         contact = prop.contact("buyer" if name == PURCHASE_AGREEMENT else "seller") if rng.random() < 0.8 else None
         prop.contracts.append(
@@ -1390,7 +1391,11 @@ def _property_snapshot_rows(world: _World) -> _Rows:
 
 
 def _score_snapshot_rows(world: _World) -> _Rows:
-    """A warm score from when each planted quiet contact was last heard from, so it now reads as cooling."""
+    """A warm last score, an hour ago, for each planted quiet contact, so the next scoring reads as cooling.
+
+    (As if the interactions that kept them warm had just aged out of the
+    30-day window; snapshots older than two days would be let go anyway.)
+    """
     rng = world.rng("score-snapshots")
 
     def rows() -> Iterator[tuple[Any, ...]]:
@@ -1400,7 +1405,7 @@ def _score_snapshot_rows(world: _World) -> _Rows:
                     continue
                 components = {"recency": 38.0, "frequency": 24.0, "responsiveness": 18.0, "breadth": 10.0}
                 score = round(sum(components.values()) * rng.uniform(0.95, 1.05), 1)
-                yield world.next_id("relationship_score_snapshots"), c.id, score, components, c.quiet_since + timedelta(hours=1)
+                yield world.next_id("relationship_score_snapshots"), c.id, score, components, world.now - timedelta(hours=1)
 
     columns = ("id", "contact_id", "score", "components", "scored_at")
     return _Rows(RelationshipScoreSnapshot.__table__, columns, rows())

@@ -7,18 +7,25 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Boolean, ColumnElement, Float, Integer, Numeric, Select, Subquery, Text, and_, case, cast, column, exists, func,
+    literal, or_, select, union_all,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.sql.functions import FunctionElement, GenericFunction
 
 from checks.schema import (
-    Contact, Contract, ConversationHistory, Offer, Property, PropertyNote,
+    Contact, Contract, ConversationHistory, Notification, Offer, Property, PropertyNote,
 )
-from heartbeat_mcp.sqltypes import UTCDateTime
+from heartbeat_mcp.sqltypes import JSONDocument, UTCDateTime
 from heartbeat_mcp.task import CheckContext
 
 
@@ -42,6 +49,29 @@ def _greatest_default(element: greatest, compiler: Any, **kw: Any) -> str:
     return f"greatest({compiler.process(element.clauses, **kw)})"
 
 
+class latest_present(GenericFunction[Any]):
+    """The largest of its arguments that are not NULL; NULL when all are.
+
+    GREATEST on PostgreSQL (which skips NULLs); on SQLite, whose
+    multi-argument MAX returns NULL as soon as one argument is NULL, the
+    aggregate MAX over the arguments as rows. Each argument appears once,
+    so a correlated subquery among them is evaluated once.
+    """
+
+    inherit_cache = True
+
+
+@compiles(latest_present, "sqlite")
+def _latest_present_sqlite(element: latest_present, compiler: Any, **kw: Any) -> str:
+    rows = " UNION ALL ".join(f"SELECT {compiler.process(arg, **kw)} AS value" for arg in element.clauses)
+    return f"(SELECT max(value) FROM ({rows}))"
+
+
+@compiles(latest_present)
+def _latest_present_default(element: latest_present, compiler: Any, **kw: Any) -> str:
+    return f"greatest({compiler.process(element.clauses, **kw)})"
+
+
 def session_of(ctx: CheckContext) -> Session:
     """The run's transaction: synchronous checks always get one from the engine."""
     if ctx.session is None:
@@ -59,6 +89,18 @@ def count_of(session: Session, population: Select[Any]) -> int:
     return int(session.scalar(select(func.count()).select_from(population.subquery())) or 0)
 
 
+def notification_in_scope(query: Select[Any], ctx: CheckContext) -> Select[Any]:
+    """Limit a query over notifications (outer-joined to their property) to HEARTBEAT_AGENT_ID's.
+
+    A notification belongs to its agent_id, or else to the agent of its
+    property: `in_scope` alone would drop watchlist matches, which name an
+    agent but often no single property.
+    """
+    if ctx.settings.agent_id is None:
+        return query
+    return query.where(func.coalesce(Notification.agent_id, Property.agent_id) == ctx.settings.agent_id)
+
+
 def in_scope(query: Select[Any], ctx: CheckContext) -> Select[Any]:
     """Limit a query that involves `properties` to HEARTBEAT_AGENT_ID's portfolio, when set."""
     if ctx.settings.agent_id is None:
@@ -71,28 +113,39 @@ def open_property() -> ColumnElement[bool]:
     return Property.status != "complete"
 
 
+# What a property's activity is made of besides its own created_at (domain.md):
+# each kind's time column and the column naming its property. The most
+# frequent kinds come first, so `quiet_before` usually stops at its first
+# lookup; a table's first column is never NULL.
+ACTIVITY_TIMES = (
+    (PropertyNote.created_at, PropertyNote.property_id),
+    (ConversationHistory.created_at, ConversationHistory.property_id),
+    (Contract.created_at, Contract.property_id),
+    (Contract.sent_at, Contract.property_id),
+    (Contract.completed_at, Contract.property_id),
+    (Offer.created_at, Offer.property_id),
+)
+
+
 def last_activity(property_: type[Property] | Any = Property) -> ColumnElement[datetime]:
     """A property's latest activity (domain.md), as a correlated expression.
 
     The latest of its conversation_history rows, its notes, its contracts'
     created/sent/completed times, its offers' created times, and its own
-    created_at. Each part is an index lookup on (property_id, created_at).
+    created_at. One index lookup per table, on (property_id, created_at) or
+    property_id: a contract's three times are read from the same row. For
+    the few properties a check reports, or when a lookup per property is
+    what the plan needs; over a whole period `activity_events` is cheaper.
     """
     pid, created = property_.id, property_.created_at
 
-    def latest(column: Any, owner: Any) -> Any:
-        return func.coalesce(select(func.max(column)).where(owner == pid).scalar_subquery(), created)
+    def latest(owner: Any, first: Any, *others: Any) -> Any:
+        row_latest = (greatest(first, *(func.coalesce(other, first) for other in others), type_=UTCDateTime())
+                      if others else first)
+        return func.coalesce(select(func.max(row_latest)).where(owner == pid).scalar_subquery(), created)
 
-    return greatest(
-        created,
-        latest(ConversationHistory.created_at, ConversationHistory.property_id),
-        latest(PropertyNote.created_at, PropertyNote.property_id),
-        latest(Contract.created_at, Contract.property_id),
-        latest(Contract.sent_at, Contract.property_id),
-        latest(Contract.completed_at, Contract.property_id),
-        latest(Offer.created_at, Offer.property_id),
-        type_=UTCDateTime(),
-    )
+    return greatest(created, *(latest(owner, *columns) for owner, columns in _activity_by_table()),
+                    type_=UTCDateTime())
 
 
 def quiet_before(cutoff: Any) -> ColumnElement[bool]:
@@ -109,8 +162,24 @@ def quiet_before(cutoff: Any) -> ColumnElement[bool]:
 
 NOTE, CONTRACT, OFFER = "note", "contract", "offer"
 
+# The interactions linked to a contact by id (domain.md): each kind's time
+# column, the column naming the contact, and when it is a response.
+LINKED_INTERACTIONS = (
+    (CONTRACT, Contract.created_at, Contract.contact_id, literal(False)),
+    (CONTRACT, Contract.sent_at, Contract.contact_id, literal(False)),
+    (CONTRACT, Contract.completed_at, Contract.contact_id, Contract.status.in_(("in_progress", "completed"))),
+    (OFFER, Offer.created_at, Offer.buyer_contact_id, Offer.submitted_at.is_not(None)),
+)
+NOTE_RESPONSE_SOURCE = "phone_call"
 
-def interactions(since: datetime | None = None, contact_ids: Select[Any] | None = None) -> Any:
+
+def _within(at: Any, since: Any = None, until: Any = None, after: Any = None) -> list[ColumnElement[bool]]:
+    """`at` is at or after `since`, strictly after `after`, and at or before `until` (each bound optional)."""
+    bounds = [(since, at.__ge__), (after, at.__gt__), (until, at.__le__)]
+    return [compare(bound) for bound, compare in bounds if bound is not None]
+
+
+def interactions(contacts: Select[Any] | None = None, since: Any = None, until: Any = None) -> Subquery:
     """Every interaction with a contact (domain.md), one row each.
 
     Columns: contact_id, at, kind ('note' | 'contract' | 'offer'), is_response.
@@ -119,48 +188,376 @@ def interactions(since: datetime | None = None, contact_ids: Select[Any] | None 
     counts at each of its created, sent and completed times; an offer counts
     when the contact is its buyer. Responses: phone-call notes, contracts
     that reached in_progress or completed, offers the contact submitted.
-    `since` bounds the scan; `contact_ids` limits it to some contacts.
-    """
-    def bounded(query: Select[Any], at: Any, contact: Any) -> Select[Any]:
-        if since is not None:
-            query = query.where(at >= since)
-        if contact_ids is not None:
-            query = query.where(contact.in_(contact_ids))
-        return query
 
-    notes = bounded(
-        select(
-            Contact.id.label("contact_id"), PropertyNote.created_at.label("at"), literal(NOTE).label("kind"),
-            (PropertyNote.source == "phone_call").label("is_response"),
-        )
-        .join(PropertyNote, PropertyNote.property_id == Contact.property_id)
-        .where(func.lower(PropertyNote.content).contains(func.lower(Contact.name))),
-        PropertyNote.created_at, Contact.id,
+    `contacts` (a query selecting Contact.id) limits it to those contacts;
+    `since` and `until` (both included) bound every scan in time. Meant for
+    every interaction of many contacts at once (about one contact at a
+    time, `last_interaction` and `no_interaction` ask the indexes instead):
+    the contacts are narrowed first and joined twice, by property to the
+    notes of the period and by id to the contracts and offers. Matching
+    names in notes is the expensive part — one test per note and contact of
+    its property — so each note is lowered once and each name once
+    (`computed_once`), and the test is a plain substring search
+    (`found_in`), not a LIKE pattern rebuilt for every pair.
+    """
+    who = computed_once(
+        (contacts if contacts is not None else select(Contact.id))
+        .add_columns(Contact.property_id, func.lower(Contact.name).label("name"))
+    ).subquery("who")
+    notes = computed_once(
+        select(PropertyNote.property_id, PropertyNote.created_at.label("at"), PropertyNote.source,
+               func.lower(PropertyNote.content).label("text"))
+        .where(*_within(by_owner_index(PropertyNote.created_at), since, until))
+    ).subquery("notes")
+    noted = (
+        select(who.c.id.label("contact_id"), notes.c.at, literal(NOTE).label("kind"),
+               (notes.c.source == NOTE_RESPONSE_SOURCE).label("is_response"))
+        .select_from(who)
+        .join(notes, notes.c.property_id == who.c.property_id)
+        .where(found_in(notes.c.text, who.c.name))
     )
-    reached = Contract.status.in_(("in_progress", "completed"))
-    contract_parts = [
-        bounded(
-            select(Contract.contact_id.label("contact_id"), column.label("at"), literal(CONTRACT).label("kind"),
-                   response.label("is_response"))
-            .where(Contract.contact_id.is_not(None), column.is_not(None)),
-            column, Contract.contact_id,
-        )
-        for column, response in (
-            (Contract.created_at, literal(False)),
-            (Contract.sent_at, literal(False)),
-            (Contract.completed_at, reached),
-        )
+    linked = union_all(*(
+        select(contact.label("contact_id"), at.label("at"), literal(kind).label("kind"),
+               response.label("is_response"))
+        .where(contact.is_not(None), at.is_not(None), *_within(at, since, until))
+        for kind, at, contact, response in LINKED_INTERACTIONS
+    )).subquery("linked")
+    dealt = select(linked).join(who, who.c.id == linked.c.contact_id)
+    return union_all(noted, dealt).subquery("interactions")
+
+
+def last_interaction(since: Any = None, until: Any = None) -> ColumnElement[datetime]:
+    """A contact's latest interaction from `since` to `until` (both included), correlated to `contacts`.
+
+    NULL when there is none. The rule of `interactions`, for a handful of
+    contacts: one index lookup per kind and contact — the notes of the
+    contact's property on (property_id, created_at), contracts and offers
+    on the contact's id.
+    """
+    mentioned = (
+        select(func.max(PropertyNote.created_at))
+        .where(PropertyNote.property_id == Contact.property_id,
+               found_in(func.lower(PropertyNote.content), func.lower(Contact.name)),
+               *_within(PropertyNote.created_at, since, until))
+        .scalar_subquery()
+    )
+    latest = [mentioned] + [
+        select(func.max(at)).where(contact == Contact.id, *_within(at, since, until)).scalar_subquery()
+        for _, at, contact, _ in LINKED_INTERACTIONS
     ]
-    offers = bounded(
-        select(Offer.buyer_contact_id.label("contact_id"), Offer.created_at.label("at"), literal(OFFER).label("kind"),
-               (Offer.submitted_at.is_not(None)).label("is_response"))
-        .where(Offer.buyer_contact_id.is_not(None)),
-        Offer.created_at, Offer.buyer_contact_id,
+    return latest_present(*latest, type_=UTCDateTime())
+
+
+def no_interaction(since: Any = None, until: Any = None, after: Any = None) -> ColumnElement[bool]:
+    """True when a contact (correlated to `contacts`) had no interaction in the period.
+
+    `since` and `until` are included, `after` is not (each optional).
+
+    The rule of `interactions`, asked per contact and kind as NOT EXISTS:
+    a lookup stops at the first interaction it finds — the contracts and
+    offers on the contact's id first, then the notes of the contact's
+    property through (property_id, created_at) — and PostgreSQL can turn
+    each into an anti-join. For "silent since" rules, where most contacts
+    were heard from and need not be read to the end.
+    """
+    linked = [
+        ~exists().where(contact == Contact.id, *_within(at, since, until, after))
+        for _, at, contact, _ in LINKED_INTERACTIONS
+    ]
+    mentioned = exists().where(
+        PropertyNote.property_id == Contact.property_id,
+        *_within(PropertyNote.created_at, since, until, after),
+        found_in(func.lower(PropertyNote.content), func.lower(Contact.name)),
     )
-    return union_all(notes, *contract_parts, offers).subquery("interactions")
+    return and_(*linked, ~mentioned)
+
+
+# --- JSON built in SQL ---------------------------------------------------------------
+
+
+class json_object(GenericFunction[Any]):
+    """A JSON object from alternating keys and values: json_object on SQLite, jsonb_build_object on PostgreSQL."""
+
+    type = JSONDocument
+    inherit_cache = True
+
+
+@compiles(json_object, "postgresql")
+def _json_object_postgresql(element: json_object, compiler: Any, **kw: Any) -> str:
+    return f"jsonb_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class json_value(GenericFunction[Any]):
+    """A JSON column as a value inside `json_object`: SQLite would embed the stored text as a string otherwise."""
+
+    type = JSONDocument
+    inherit_cache = True
+
+
+@compiles(json_value, "sqlite")
+def _json_value_sqlite(element: json_value, compiler: Any, **kw: Any) -> str:
+    return f"json({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_value)
+def _json_value_default(element: json_value, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+def json_from(values: dict[str, Any]) -> json_object:
+    """A JSON object built in SQL from named SQL values."""
+    return json_object(*(part for key, value in values.items() for part in (literal(key), value)))
+
+
+# --- counting, elapsed time and rounding ---------------------------------------------
+
+
+def activity_events(since: Any) -> Subquery:
+    """Every activity event (domain.md) at or after `since`, one row each: property_id, at.
+
+    The parts of `last_activity` — each conversation_history row, note,
+    contract creation, sending and completion, offer — and each property's
+    own creation, read for the period only (the busiest tables have a
+    (created_at, property_id) index for it). No upper bound, like
+    `last_activity`. For existence tests (`active_since`); counts per
+    property come from `activity_counts`.
+    """
+    parts = [select(owner.label("property_id"), column.label("at")).where(column >= since, owner.is_not(None))
+             for column, owner in ACTIVITY_TIMES]
+    parts.append(select(Property.id.label("property_id"), Property.created_at.label("at"))
+                 .where(Property.created_at >= since))
+    return union_all(*parts).subquery("activity")
+
+
+def _activity_by_table() -> list[tuple[Any, list[Any]]]:
+    """ACTIVITY_TIMES by table: (the column naming the property, the table's time columns)."""
+    return [(parts[0][1], [column for column, _ in parts])
+            for parts in (list(group) for _, group in groupby(ACTIVITY_TIMES, key=lambda part: part[1].table.name))]
+
+
+def activity_counts(since: Any, conditions: dict[str, Callable[[Any], ColumnElement[bool]]],
+                    label: str = "activity_counts") -> Subquery:
+    """Per property with activity at or after `since`: how many of its events meet each named condition.
+
+    Columns: property_id and one count per condition (a function of the
+    event's time). Events are `activity_events`'; each table is read once
+    for the period and grouped by property as it is read — along its
+    (property_id, …) index on SQLite, by hashing on PostgreSQL, where the
+    row counts per table are known — then the tables' counts are added up.
+    """
+    def tally(columns: list[Any], condition: Callable[[Any], ColumnElement[bool]]) -> Any:
+        return sum((case((and_(column >= since, condition(column)), 1), else_=0) for column in columns),
+                   literal(0))
+
+    parts = [
+        select(owner.label("property_id"),
+               *(func.sum(tally(columns, condition)).label(name) for name, condition in conditions.items()))
+        .where(owner.is_not(None), or_(*(by_owner_index(column) >= since for column in columns)))
+        .group_by(owner)
+        for owner, columns in _activity_by_table()
+    ]
+    parts.append(select(Property.id.label("property_id"),
+                        *(tally([Property.created_at], condition).label(name)
+                          for name, condition in conditions.items()))
+                 .where(Property.created_at >= since))
+    counted = union_all(*parts).subquery("counted")
+    return (
+        select(counted.c.property_id, *(func.sum(counted.c[name]).label(name) for name in conditions))
+        .group_by(counted.c.property_id)
+        .subquery(label)
+    )
+
+
+def activity_count(since: Any, condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[int]:
+    """How many of a property's events at or after `since` meet `condition`, correlated to `properties`.
+
+    The count of `activity_counts` for one property: a lookup per table
+    through its property_id index, for a handful of properties.
+    """
+    def inside(column: Any) -> ColumnElement[bool]:
+        return and_(column >= since, condition(column))
+
+    per_table = [
+        func.coalesce(
+            select(func.sum(sum((case((inside(column), 1), else_=0) for column in columns), literal(0))))
+            .where(owner == Property.id, or_(*(column >= since for column in columns))).scalar_subquery(),
+            0)
+        for owner, columns in _activity_by_table()
+    ]
+    return sum(per_table, case((inside(Property.created_at), 1), else_=0))
+
+
+def active_since(since: Any) -> ColumnElement[bool]:
+    """Whether the property (correlated to `properties`) had activity at or after `since`.
+
+    The rule of `~quiet_before(since)`, for a cutoff that is the same for
+    every property: PostgreSQL reads the period's events once (a semi-join,
+    or an anti-join when negated) instead of looking every property up;
+    SQLite looks each property up in each kind's index, as before.
+    """
+    events = activity_events(since)
+    return exists().where(events.c.property_id == Property.id)
+
+
+class days_between(FunctionElement[float]):
+    """Fractional days from the second argument (earlier) to the first (later) time.
+
+    julianday() difference on SQLite (times are stored as UTC text), epoch
+    seconds / 86400 on PostgreSQL.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+@compiles(days_between)
+def _days_between_default(element: days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0 AS DOUBLE PRECISION)"
+
+
+class json_list_length(FunctionElement[int]):
+    """The number of entries of a JSON list; 0 for JSON null or anything that is not a list."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "json_list_length"
+
+
+@compiles(json_list_length, "sqlite")
+def _json_list_length_sqlite(element: json_list_length, compiler: Any, **kw: Any) -> str:
+    return f"coalesce(json_array_length({compiler.process(element.clauses, **kw)}), 0)"
+
+
+@compiles(json_list_length)
+def _json_list_length_default(element: json_list_length, compiler: Any, **kw: Any) -> str:
+    document = compiler.process(element.clauses, **kw)
+    return f"(CASE WHEN jsonb_typeof({document}) = 'array' THEN jsonb_array_length({document}) ELSE 0 END)"
+
+
+def rounded(value: Any, digits: int = 1) -> ColumnElement[float]:
+    """`value` rounded to `digits` decimals, as a float on both databases.
+
+    PostgreSQL rounds only numerics, hence the casts; rounding in SQL lets a
+    stored score be compared with a recomputed one without float noise.
+    """
+    return cast(rounded_exactly(value, digits), Float)
+
+
+def rounded_exactly(value: Any, digits: int = 1) -> ColumnElement[Any]:
+    """`value` rounded as `rounded` does, left an exact decimal (numeric) on PostgreSQL.
+
+    For values only written into JSON or added up before a last `rounded`:
+    each float ↔ numeric conversion goes through text on PostgreSQL, so
+    over hundreds of thousands of rows converting once instead of twice per
+    value is most of what rounding costs. The same digits either way.
+    """
+    return func.round(cast(value, Numeric), digits)
+
+
+# --- computing once, finding text ------------------------------------------------------
+
+
+def computed_once(query: Select[Any]) -> Select[Any]:
+    """`query` as a subquery whose expressions are computed once per row of it, on PostgreSQL.
+
+    PostgreSQL pulls a plain subquery up into the query around it and then
+    evaluates a projected expression (a lower(), a CASE) wherever it is
+    used — once per joined pair when it sits in a join condition. OFFSET 0
+    keeps the subquery a step of its own. SQLite would copy such a subquery
+    into a temporary table, so it gets the plain one (its plans read the
+    joined rows through indexes one by one anyway).
+    """
+    return query.suffix_with("OFFSET 0", dialect="postgresql")
+
+
+class by_owner_index(FunctionElement[Any]):
+    """A column whose condition SQLite must not answer from an index of its own (unary +, SQLite's idiom).
+
+    For joins SQLite should drive from the other side: the contacts first,
+    then each one's notes through (property_id, created_at), rather than
+    every note of the period through (created_at, property_id) and a
+    contact lookup per note. PostgreSQL plans such joins by cost (a hash
+    join) and gets the plain column.
+    """
+
+    inherit_cache = True
+    name = "by_owner_index"
+
+    @property
+    def type(self) -> Any:  # type: ignore[override]
+        return self.clauses.clauses[0].type
+
+
+@compiles(by_owner_index, "sqlite")
+def _by_owner_index_sqlite(element: by_owner_index, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(by_owner_index)
+def _by_owner_index_default(element: by_owner_index, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+class found_in(FunctionElement[bool]):
+    """Whether the first text contains the second: instr on SQLite, strpos on PostgreSQL.
+
+    A plain substring test: unlike LIKE, a % or _ in the searched text is
+    just a character, and there is no pattern to build per row.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    name = "found_in"
+
+
+@compiles(found_in, "sqlite")
+def _found_in_sqlite(element: found_in, compiler: Any, **kw: Any) -> str:
+    text, part = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(instr({text}, {part}) > 0)"
+
+
+@compiles(found_in)
+def _found_in_default(element: found_in, compiler: Any, **kw: Any) -> str:
+    text, part = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(strpos({text}, {part}) > 0)"
+
+
+# --- values computed by an earlier statement -------------------------------------------
+
+
+def json_rows(session: Session, name: str, columns: dict[str, Any], rows: list[tuple[Any, ...]]) -> Any:
+    """`rows` as a table to join, sent as one JSON parameter whatever their number.
+
+    jsonb_to_recordset on PostgreSQL, json_each on SQLite. For a write of
+    values a previous statement of the run computed: sending them back
+    costs one parameter, where computing them again in the write would cost
+    the whole query once more. Floats may come back a unit in the last place
+    off on SQLite: round them again with the expression that computed them.
+    """
+    document = json.dumps([dict(zip(columns, row)) for row in rows])
+    if session.get_bind().dialect.name == "postgresql":
+        return (
+            func.jsonb_to_recordset(cast(literal(document, Text), JSONB))
+            .table_valued(*(column(key, type_) for key, type_ in columns.items()))
+            .render_derived(name=name, with_types=True)
+        )
+    each = func.json_each(literal(document, Text)).table_valued("value")
+    return select(*(cast(func.json_extract(each.c.value, f"$.{key}"), type_).label(key)
+                    for key, type_ in columns.items())).subquery(name)
 
 
 __all__ = [
-    "CONTRACT", "NOTE", "OFFER", "count_of", "greatest", "in_scope", "interactions", "last_activity",
-    "open_property", "quiet_before", "session_of", "utc",
+    "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "active_since", "activity_count", "activity_counts",
+    "activity_events", "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
+    "interactions", "json_from", "json_list_length", "json_object", "json_rows", "json_value", "last_activity",
+    "last_interaction", "latest_present", "no_interaction", "notification_in_scope", "open_property", "quiet_before", "rounded",
+    "rounded_exactly", "session_of", "utc",
 ]

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +33,7 @@ from heartbeat_mcp.registry import spoken_task
 from heartbeat_mcp.schedule import speak_duration
 from heartbeat_mcp.store import ENGINE_ROW, is_paused
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority, RunStatus
+from heartbeat_mcp.unreachable import why_unreachable
 
 OK, DEGRADED, DOWN, NOT_CONFIGURED, NOT_RUNNING = "ok", "degraded", "down", "not_configured", "not_running"
 
@@ -65,7 +65,7 @@ def _not_running(component: str, reason: str, **data: Any) -> CheckResult:
 # --- database -----------------------------------------------------------------------
 
 
-@check("database", group=SYSTEM, schedule=BASE_CYCLE, description="Verify database connectivity and latency")
+@check("database", group=SYSTEM, schedule=BASE_CYCLE, system=True, description="Verify database connectivity and latency")
 async def database(ctx: CheckContext) -> CheckResult:
     """Connect and run SELECT 1 through the engine's own pool, timing the round trip.
 
@@ -160,30 +160,6 @@ class Probe:
         return {k: v for k, v in shown.items() if v not in (None, "")}
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, its causes and contexts, and the members of exception groups."""
-    seen: set[int] = set()
-    pending = [exc]
-    while pending:
-        current = pending.pop(0)
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        pending.extend([current.__cause__, current.__context__, *getattr(current, "exceptions", ())])
-
-
-def why_unreachable(exc: BaseException) -> str:
-    """Why a connection failed, in words; never the exception's text, which may quote the URL."""
-    for cause in _causes(exc):
-        if isinstance(cause, socket.gaierror):
-            return "its host name does not resolve"
-        if isinstance(cause, ConnectionRefusedError):
-            return "it refused the connection"
-        if isinstance(cause, TimeoutError):
-            return f"it did not answer within {PROBE_TIMEOUT_SECONDS:g} seconds"
-    return f"it could not be reached ({type(exc).__name__})"
-
 
 def _invalid(endpoint: Endpoint) -> Probe:
     return Probe(DOWN, problem=f"{endpoint.prefix}_URL is not an http or https address")
@@ -212,7 +188,7 @@ async def probe_api(client: httpx.AsyncClient, endpoint: Endpoint) -> Probe:
         with anyio.fail_after(PROBE_TIMEOUT_SECONDS):
             response = await client.get(endpoint.url, headers=headers)
     except Exception as exc:  # noqa: BLE001 - every failure to get an answer means "down"
-        return Probe(DOWN, _ms(started), problem=why_unreachable(exc))
+        return Probe(DOWN, _ms(started), problem=why_unreachable(exc, PROBE_TIMEOUT_SECONDS))
     latency, status = _ms(started), response.status_code
     if status >= 500:
         return Probe(DEGRADED, latency, status, f"it answers with server errors (HTTP {status})")
@@ -241,7 +217,7 @@ def probe_item(endpoint: Endpoint, probe: Probe) -> ActionItem | None:
     )
 
 
-@check("external_apis", group=SYSTEM, schedule=BASE_CYCLE,
+@check("external_apis", group=SYSTEM, schedule=BASE_CYCLE, system=True,
        description="Probe the external APIs (Zillow, Google Places, DocuSeal)")
 async def external_apis(ctx: CheckContext) -> CheckResult:
     """Probe every configured external API at once, each with one GET and a 3-second limit.
@@ -321,7 +297,7 @@ def _late_tasks(ctx: CheckContext) -> list[LateTask] | None:
     return late
 
 
-@check("background_workers", group=SYSTEM, schedule=BASE_CYCLE,
+@check("background_workers", group=SYSTEM, schedule=BASE_CYCLE, system=True,
        description="Make sure the heartbeat's own loops keep beating")
 def background_workers(ctx: CheckContext) -> CheckResult:
     """Flag the engine's tasks that have stopped running on schedule ("missed beats").
@@ -377,11 +353,11 @@ async def ping_remote_mcp(endpoint: Endpoint) -> Probe:
             async with Client(endpoint.url, mode="legacy", read_timeout_seconds=PROBE_TIMEOUT_SECONDS) as client:
                 await client.session.send_ping()
     except Exception as exc:  # noqa: BLE001 - no answer to the ping, whatever the reason, means "down"
-        return Probe(DOWN, _ms(started), problem=why_unreachable(exc))
+        return Probe(DOWN, _ms(started), problem=why_unreachable(exc, PROBE_TIMEOUT_SECONDS))
     return Probe(OK, _ms(started))
 
 
-@check("mcp_server", group=SYSTEM, schedule=BASE_CYCLE, description="Verify the MCP server is up")
+@check("mcp_server", group=SYSTEM, schedule=BASE_CYCLE, system=True, description="Verify the MCP server is up")
 async def mcp_server(ctx: CheckContext) -> CheckResult:
     """The server's transports are up; a configured remote MCP server answers a ping.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from heartbeat_mcp.report import Report
@@ -40,12 +41,25 @@ def render_briefing(report: Report, timezone: str = "UTC", *, per_priority: int 
         if total > len(items[:per_priority]):
             lines.append(f"- … and {total - len(items[:per_priority])} more")
         lines.append("")
+    for ranking in rankings(report):
+        lines.append(f"## {ranking['title']}")
+        lines.append("")
+        for entry in ranking["entries"][:per_priority]:
+            step = f" — {entry['next_step']}" if entry.get("next_step") else ""
+            lines.append(f"{entry['rank']}. {entry['message']}{step}")
+        lines.append("")
     if report.system_health:
         lines.append("## System health")
         lines.append("")
         lines.extend(f"- {name.replace('_', ' ')}: {state.replace('_', ' ')}" for name, state in sorted(report.system_health.items()))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def rankings(report: Report) -> list[dict[str, Any]]:
+    """The ranked lists checks published (`CheckResult.data["ranking"]`), in the order of the tasks."""
+    return [details["ranking"] for details in report.details.values()
+            if isinstance(details.get("ranking"), dict) and details["ranking"].get("entries")]
 
 
 def _when(moment: datetime, zone: ZoneInfo) -> str:

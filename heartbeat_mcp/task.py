@@ -71,7 +71,9 @@ class CheckResult:
     items: list[ActionItem] = field(default_factory=list)
     # Counters such as rows_examined and actions_taken; exported as metrics.
     metrics: dict[str, float] = field(default_factory=dict)
-    # Structured detail for the report (a ranked queue, component states, ...).
+    # Structured detail for the report (component states, a digest, ...). A ranked list of what to
+    # do first goes under "ranking": {"title": ..., "entries": [{"rank", "priority", "message",
+    # "next_step", ...}]}, and the briefing shows it as a list of its own rather than as findings.
     data: dict[str, Any] = field(default_factory=dict)
     # Only for outcomes that are neither success nor action: see RunStatus.not_running.
     status_override: RunStatus | None = None

@@ -101,6 +101,14 @@ def postgres_url(postgres_template: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres(postgres_url: str) -> Iterator[Database]:
+    """A migrated, empty PostgreSQL database, opened: for concurrency tests that need PostgreSQL's row locks."""
+    database = Database(postgres_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database

@@ -8,7 +8,7 @@ transaction, a CheckContext), and `count_statements` counts SQL statements.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import event
 
 from checks.schema import (
-    Agent, Contact, Contract, ConversationHistory, MarketWatchlist, Offer, Property, PropertyNote,
+    Agent, Contact, Contract, ConversationHistory, MarketWatchlist, Notification, Offer, Property, PropertyNote,
     ScheduledTask, SkipTrace, ZillowEnrichment,
 )
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.settings import Settings
-from heartbeat_mcp.task import CheckContext, CheckResult, HostInfo
+from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, HostInfo
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -96,9 +96,28 @@ class Portfolio:
                                           "title": "Call the lender", "scheduled_at": self.now - timedelta(minutes=1),
                                           "created_at": self.now - days(2), **kw}))
 
+    def notification(self, **kw: Any) -> Notification:
+        return self._add(Notification(**{"type": "pipeline_auto_advance", "priority": "medium", "title": "Pipeline advanced",
+                                          "message": "12 Oak Street moved from new to enriched.", "data": {"to": "enriched"},
+                                          "is_read": False, "is_dismissed": False,
+                                          "created_at": self.now - timedelta(minutes=5), **kw}))
+
     def watchlist(self, agent: Agent, criteria: dict[str, Any], **kw: Any) -> MarketWatchlist:
         return self._add(MarketWatchlist(**{"agent_id": agent.id, "name": "Watchlist", "criteria": criteria,
                                             "is_active": True, "match_count": 0, "created_at": self.now - days(10), **kw}))
+
+
+def build(database: Database, fill: Callable[[Portfolio], Any]) -> Any:
+    """Insert rows in one committed transaction; returns what `fill` returns (ids only)."""
+    with database.transaction() as session:
+        return fill(Portfolio(session, NOW))
+
+
+def by_subject(result: CheckResult) -> dict[str, ActionItem]:
+    """A run's items by subject, after checking that no subject was reported twice."""
+    subjects = [item.subject for item in result.items]
+    assert len(subjects) == len(set(subjects)), "one item per subject and run"
+    return {item.subject: item for item in result.items}
 
 
 def settings(**kw: Any) -> Settings:

@@ -91,6 +91,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_history'))
     )
     with op.batch_alter_table('conversation_history', schema=None) as batch_op:
+        batch_op.create_index('ix_conversation_history_created', ['created_at', 'property_id'], unique=False)
         batch_op.create_index('ix_conversation_history_property_created', ['property_id', 'created_at'], unique=False)
         batch_op.create_index('ix_conversation_history_tool_created', ['tool_name', 'created_at'], unique=False)
 
@@ -104,6 +105,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_property_notes'))
     )
     with op.batch_alter_table('property_notes', schema=None) as batch_op:
+        batch_op.create_index('ix_property_notes_created', ['created_at', 'property_id'], unique=False)
         batch_op.create_index('ix_property_notes_property_created', ['property_id', 'created_at'], unique=False)
 
     op.create_table('property_snapshots',
@@ -190,7 +192,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_relationship_score_snapshots'))
     )
     with op.batch_alter_table('relationship_score_snapshots', schema=None) as batch_op:
-        batch_op.create_index('ix_relationship_score_snapshots_contact_scored', ['contact_id', 'scored_at'], unique=False)
+        batch_op.create_index('ix_relationship_score_snapshots_contact_scored', ['contact_id', 'scored_at', 'id', 'score'], unique=False)
+        batch_op.create_index('ix_relationship_score_snapshots_scored', ['scored_at'], unique=False)
 
     op.create_table('scheduled_tasks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -251,6 +254,7 @@ def downgrade() -> None:
 
     op.drop_table('scheduled_tasks')
     with op.batch_alter_table('relationship_score_snapshots', schema=None) as batch_op:
+        batch_op.drop_index('ix_relationship_score_snapshots_scored')
         batch_op.drop_index('ix_relationship_score_snapshots_contact_scored')
 
     op.drop_table('relationship_score_snapshots')
@@ -276,11 +280,13 @@ def downgrade() -> None:
     op.drop_table('property_snapshots')
     with op.batch_alter_table('property_notes', schema=None) as batch_op:
         batch_op.drop_index('ix_property_notes_property_created')
+        batch_op.drop_index('ix_property_notes_created')
 
     op.drop_table('property_notes')
     with op.batch_alter_table('conversation_history', schema=None) as batch_op:
         batch_op.drop_index('ix_conversation_history_tool_created')
         batch_op.drop_index('ix_conversation_history_property_created')
+        batch_op.drop_index('ix_conversation_history_created')
 
     op.drop_table('conversation_history')
     with op.batch_alter_table('contacts', schema=None) as batch_op:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,22 +12,10 @@ from sqlalchemy import event, select, update
 from checks.market import competitive_activity, market_shifts, price_changes, watchlist_matches
 from checks.schema import MarketWatchlist, Notification, Property, PropertySnapshot
 from heartbeat_mcp.database import Database
-from heartbeat_mcp.task import ActionItem, CheckResult, Priority
-from tests.factories import NOW, Portfolio, count_statements, days, run_check
+from heartbeat_mcp.task import CheckResult, Priority
+from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check
 
 SECOND = timedelta(seconds=1)
-
-
-def build(database: Database, fill: Callable[[Portfolio], Any]) -> Any:
-    """Insert rows in one committed transaction; returns what `fill` returns."""
-    with database.transaction() as session:
-        return fill(Portfolio(session, NOW))
-
-
-def by_subject(result: CheckResult) -> dict[str, ActionItem]:
-    subjects = [item.subject for item in result.items]
-    assert len(subjects) == len(set(subjects)), "one item per subject and run"
-    return {item.subject: item for item in result.items}
 
 
 def rows(database: Database, query: Any) -> list[Any]:

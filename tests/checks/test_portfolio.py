@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,23 +18,11 @@ from checks.portfolio import (
 from checks.schema import STALE_AFTER_DAYS, ConversationHistory, Notification, Property
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.models import TaskConfig
-from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, HostInfo, Priority
-from tests.factories import NOW, Portfolio, count_statements, days, run_check, settings
+from heartbeat_mcp.task import CheckContext, CheckResult, HostInfo, Priority
+from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check, settings
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-
-
-def build(database: Database, fill: Callable[[Portfolio], Any]) -> Any:
-    """Insert rows in one committed transaction; returns what `fill` returns (ids only)."""
-    with database.transaction() as session:
-        return fill(Portfolio(session, NOW))
-
-
-def by_subject(result: CheckResult) -> dict[str, ActionItem]:
-    subjects = [item.subject for item in result.items]
-    assert len(subjects) == len(set(subjects)), "one item per subject and run"
-    return {item.subject: item for item in result.items}
 
 
 def statuses(database: Database) -> dict[int, str]:
@@ -547,13 +535,6 @@ def test_statement_count_does_not_grow_with_the_portfolio(database: Database, ha
 
 
 # --- pipeline_advancement with two replicas on PostgreSQL ---------------------------
-
-
-@pytest.fixture
-def postgres(postgres_url: str) -> Iterator[Database]:
-    database = Database(postgres_url)
-    yield database
-    database.dispose()
 
 
 def _race(database: Database) -> list[CheckResult]:

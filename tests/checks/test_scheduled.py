@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
-from checks.scheduled import due_reminders, next_run_after, recurring_tasks, task_completion_triggers
+from checks.scheduled import (
+    deliver_notifications, due_reminders, next_run_after, recurring_tasks, task_completion_triggers,
+)
 from checks.schema import Notification, ScheduledTask
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.task import CheckResult, Priority
-from tests.factories import NOW, Portfolio, count_statements, days, run_check
+from tests.factories import NOW, Portfolio, build, count_statements, days, run_check
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-
-
-def build(database: Database, fill: Callable[[Portfolio], Any]) -> Any:
-    """Insert rows in one committed transaction; returns what `fill` returns (ids only)."""
-    with database.transaction() as session:
-        return fill(Portfolio(session, NOW))
 
 
 def notifications(database: Database) -> list[Notification]:
@@ -323,13 +319,6 @@ def test_statement_count_does_not_grow_with_the_number_of_tasks(database: Databa
 # --- exactly once with two replicas on PostgreSQL -----------------------------------
 
 
-@pytest.fixture
-def postgres(postgres_url: str) -> Iterator[Database]:
-    database = Database(postgres_url)
-    yield database
-    database.dispose()
-
-
 def _race(database: Database, handler: Any) -> list[CheckResult]:
     """Run the check in two transactions at once; both have read the due tasks before either claims."""
     barrier = threading.Barrier(2, timeout=20)
@@ -356,3 +345,83 @@ def test_two_replicas_at_the_same_moment_notify_each_task_exactly_once(postgres:
     assert sorted(r.metrics["actions_taken"] for r in results) == [0, due]
     ids = notified_task_ids(postgres)
     assert len(ids) == len(set(ids)) == due
+
+
+# --- deliver_notifications ----------------------------------------------------------
+
+WEBHOOK_URL = "https://hooks.example.com/heartbeat?key=s3cret"
+
+
+def outbox(database: Database) -> list[Any]:
+    from heartbeat_mcp.models import OutboxNotification
+
+    with database.sessions() as session:
+        return list(session.scalars(select(OutboxNotification).order_by(OutboxNotification.id)))
+
+
+def test_new_notifications_are_handed_to_the_channels_once(database: Database) -> None:
+    fresh, read, old = build(database, lambda p: (
+        p.notification(created_at=NOW - HOUR + MINUTE).id,
+        p.notification(is_read=True).id,
+        p.notification(created_at=NOW - HOUR).id,
+    ))
+
+    first = run_check(database, deliver_notifications, webhook_url=WEBHOOK_URL)
+    again = run_check(database, deliver_notifications, now=NOW + MINUTE, webhook_url=WEBHOOK_URL)
+
+    assert (first.metrics["actions_taken"], again.metrics["actions_taken"]) == (1, 0)
+    (sent,) = outbox(database)
+    assert (sent.kind, sent.priority, sent.message) == ("pipeline_auto_advance", "medium",
+                                                        "12 Oak Street moved from new to enriched.")
+    assert sent.dedupe_key == f"notifications:{fresh}" and sent.data["details"] == {"to": "enriched"}
+    assert read not in (sent.data["notification_id"],) and old != sent.data["notification_id"]
+
+
+def test_notifications_of_another_agent_are_not_handed_on(database: Database) -> None:
+    def fill(p: Portfolio) -> tuple[int, int]:
+        me, other = p.agent(), p.agent()
+        p.notification(property_id=p.property(me).id, message="Mine.")
+        p.notification(property_id=p.property(other).id, message="Theirs.")
+        p.notification(agent_id=me.id, type="watchlist_match", message="My watchlist.")
+        return me.id, other.id
+
+    me, _ = build(database, fill)
+    run_check(database, deliver_notifications, agent_id=me)
+    assert [n.message for n in outbox(database)] == ["Mine.", "My watchlist."]
+
+
+def test_a_channel_that_keeps_failing_is_a_high_system_alert(database: Database) -> None:
+    from heartbeat_mcp.models import Delivery
+
+    build(database, lambda p: p.notification())
+    run_check(database, deliver_notifications, webhook_url=WEBHOOK_URL)
+    with database.transaction() as session:
+        session.execute(update(Delivery).values(attempts=2, last_error="it answered HTTP 500"))
+    assert run_check(database, deliver_notifications, webhook_url=WEBHOOK_URL).items == []
+    with database.transaction() as session:
+        session.execute(update(Delivery).values(attempts=3))
+
+    (item,) = run_check(database, deliver_notifications, webhook_url=WEBHOOK_URL).items
+    assert item.priority == Priority.high and item.subject == "channel:webhook"
+    assert item.message == ("Notifications are not getting through to the webhook: 1 waiting, tried 3 times; "
+                            "it answered HTTP 500.")
+    assert "s3cret" not in item.message + item.next_step
+
+
+def test_two_replicas_hand_each_notification_on_exactly_once(postgres: Database) -> None:
+    build(postgres, lambda p: [p.notification(message=f"Advance {i}.") for i in range(20)])
+    barrier = threading.Barrier(2, timeout=20)
+
+    def both_read_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO HEARTBEAT_NOTIFICATIONS"):
+            barrier.wait()
+
+    event.listen(postgres.engine, "before_cursor_execute", both_read_first)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs = [pool.submit(run_check, postgres, deliver_notifications, webhook_url=WEBHOOK_URL) for _ in range(2)]
+            results = [run.result() for run in runs]
+    finally:
+        event.remove(postgres.engine, "before_cursor_execute", both_read_first)
+    assert sum(r.metrics["actions_taken"] for r in results) == 20
+    assert sorted(n.message for n in outbox(postgres)) == sorted(f"Advance {i}." for i in range(20))
