@@ -33,7 +33,7 @@ import json, sys
 
 tools = {t["name"] for t in json.load(open(sys.argv[1]))["tools"]}
 expected = {"get_heartbeat_status", "trigger_heartbeat_cycle", "pause_heartbeat", "resume_heartbeat",
-            "configure_heartbeat_task", "get_heartbeat_report"}
+            "configure_heartbeat_task", "get_heartbeat_report", "acknowledge_action_items", "snooze_action_item"}
 status = json.load(open(sys.argv[2]))
 problems = [f"tools differ: {sorted(tools ^ expected)}"] if tools != expected else []
 if status.get("isError") or "speech" not in (status.get("structuredContent") or {}):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from heartbeat_mcp.checklist import parse_checklist
-from tests.conftest import drop_postgres, fresh_postgres_url
+from tests.conftest import drop_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 

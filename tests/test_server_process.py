@@ -107,7 +107,7 @@ async def exercise(open_client: Any, database: Database) -> None:
     """What any client does: list the tools, run a cycle with progress, hear of a scheduled cycle."""
     async with resource_updates(open_client, [REPORT, ACTION_ITEMS]) as (client, updates):
         names = {t.name for t in (await client.list_tools()).tools}
-        assert len(names) == 6 and "trigger_heartbeat_cycle" in names
+        assert len(names) == 8 and {"trigger_heartbeat_cycle", "acknowledge_action_items"} <= names
         progress: list[str | None] = []
 
         async def on_progress(done: float, total: float | None, message: str | None) -> None:
