@@ -602,11 +602,11 @@ class HeartbeatEngine:
             by_token: dict[str, list[str]] = {}
             for r in pending:
                 by_token.setdefault(r.claim.token, []).append(r.claim.task)
-            held = await self._db(lambda: self._in_session(
+            taken = await self._db(lambda: self._in_session(
                 lambda s: set().union(*(store.renew_lease(s, tasks, token, until) for token, tasks in by_token.items()))
             ))
             for r in pending:
-                if held is not None and r.claim.task not in held:
+                if taken and r.claim.task in taken:
                     log.warning("lost the lease on %s; stopping this run", r.claim.task)
                     r.lost = True
                     if r.stop is not None:

@@ -232,15 +232,24 @@ def _lease(session: Session, where: Any, now: datetime, token: str, lease: timed
 
 
 def renew_lease(session: Session, tasks: Sequence[str], token: str, until: datetime) -> set[str]:
-    """Extend our leases; returns the tasks whose lease we still hold."""
-    stmt = (
+    """Extend our leases; returns the tasks another replica has taken over.
+
+    A task whose lease we no longer hold but nobody else does either has just
+    been recorded (recording clears the lease): that run is over, not lost.
+    """
+    held = set(session.scalars(
         update(TaskConfig)
         .where(TaskConfig.task_name.in_(tasks), TaskConfig.lease_owner == token)
         .values(lease_until=until)
         .returning(TaskConfig.task_name)
         .execution_options(synchronize_session=False)
-    )
-    return set(session.scalars(stmt))
+    ))
+    others = [t for t in tasks if t not in held]
+    if not others:
+        return set()
+    return set(session.scalars(
+        select(TaskConfig.task_name).where(TaskConfig.task_name.in_(others), TaskConfig.lease_owner.is_not(None))
+    ))
 
 
 @dataclass(frozen=True)
