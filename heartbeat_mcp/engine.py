@@ -148,7 +148,6 @@ class HeartbeatEngine:
         self.packs = tuple(load_packs() if packs is None else packs)
         self.registry = Registry(spec for pack in self.packs for spec in pack.tasks)
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.max_concurrency = max_concurrency
         self.lease = timedelta(seconds=lease_seconds)
         self.tick_seconds = tick_seconds
         self.keep_runs_days = keep_runs_days
@@ -191,6 +190,7 @@ class HeartbeatEngine:
         timeout_seconds: float = 60.0,
         after: Iterable[str] = (),
         description: str = "",
+        system: bool = False,
     ) -> TaskSpec:
         """Add a task; `schedule` is seconds, a phrase ("every 10 minutes") or a Schedule."""
         if isinstance(schedule, int):
@@ -200,7 +200,7 @@ class HeartbeatEngine:
         spec = TaskSpec(
             name=name, handler=handler, schedule=schedule, group=group, description=description,
             priority=Priority(priority), enabled=enabled, notification_on_failure=notification_on_failure,
-            timeout_seconds=timeout_seconds, after=tuple(after),
+            timeout_seconds=timeout_seconds, after=tuple(after), system=system,
         )
         self.registry.add(spec)
         self._prepared = False  # the new task gets its row on the next tick
