@@ -23,15 +23,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import (
+    Float, Integer, Select, and_, case, cast, delete, exists, func, literal, null, or_, select, true, tuple_,
+    union_all, update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.registry import HOURLY, RELATIONSHIPS, check
 from checks.scheduled import open_tasks, task_about, task_title
-from checks.schema import KEY_CONTACT_ROLES, Contact, Property, RelationshipScoreSnapshot, ScheduledTask
+from checks.schema import (
+    KEY_CONTACT_ROLES, Contact, NoteMention, Property, PropertyNote, RelationshipScoreSnapshot, ScheduledTask,
+    ScoredContact,
+)
 from checks.spoken import spoken_age, spoken_number
 from checks.sql import (
-    CONTRACT, NOTE, OFFER, computed_once, count_of, days_between, in_scope, interactions, json_from, last_interaction,
-    no_interaction, open_property, rounded, rounded_exactly, session_of, utc,
+    CONTRACT, NOTE, OFFER, by_owner_index, count_of, days_between, in_scope, interaction_totals,
+    json_from, json_rows, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
+    session_of, utc,
 )
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 
@@ -39,7 +47,7 @@ SNAPSHOT_DAYS = 2
 # The relationship score: points per component, and the window it is measured over.
 SCORE_WINDOW = timedelta(days=30)
 RECENCY_POINTS = 40.0
-FREQUENCY_POINTS_EACH, FREQUENCY_CAP = 3.0, 10  # 3 points per interaction, up to 10 interactions
+FREQUENCY_POINTS_EACH, FREQUENCY_CAP = 3, 10  # 3 points per interaction, up to 10 interactions
 RESPONSIVENESS_POINTS = 20.0
 BREADTH_POINTS = 10.0
 INTERACTION_KINDS = (NOTE, CONTRACT, OFFER)
@@ -53,6 +61,7 @@ OUTREACH_AFTER = timedelta(days=14)
 LAST_HEARD_WINDOW = timedelta(days=90)
 
 _snapshot = RelationshipScoreSnapshot
+_scored = ScoredContact
 
 
 # --- who is watched ----------------------------------------------------------------------
@@ -85,7 +94,7 @@ def _contact_affected(row: Any) -> dict[str, list[int]]:
 @check("relationship_scores", group=RELATIONSHIPS, schedule=HOURLY,
        description="Score relationships with every active contact")
 def relationship_scores(ctx: CheckContext) -> CheckResult:
-    """Score every contact of an open property 0–100 and store one snapshot each.
+    """Score every contact of an open property 0–100; keep a snapshot whenever a score changes.
 
     Formula, over the interactions of the last 30 days (the scan's time
     bound; older ones no longer say anything about how warm a deal's
@@ -103,31 +112,55 @@ def relationship_scores(ctx: CheckContext) -> CheckResult:
     decimal and the score is their sum. The snapshot's components hold the
     four points plus `interactions` (the 30-day count) and `days_since_last`
     (to a hundredth of a day; null when none), which cooling_relationships
-    uses to say when the contact was last heard from. Every run adds one
-    snapshot per contact: the history is what shows a relationship cooling.
-    Snapshots are kept for SNAPSHOT_DAYS (two days): an hourly score of every
-    contact grows by millions of rows a week on a large portfolio, and
-    cooling only ever compares the last two.
+    uses to say when the contact was last heard from.
+
+    Snapshots are the history of each contact's score: one is written only
+    when the score differs from the contact's latest snapshot (or the
+    contact has none). An identical snapshot would carry nothing:
+    cooling_relationships compares the latest score with the previous
+    different one either way. The latest score is also kept in
+    scored_contacts, so every score is compared without looking each
+    contact's snapshots up. Snapshots are kept for SNAPSHOT_DAYS (two days;
+    cooling only ever compares the last two), except that a contact's
+    latest one is never let go — a score unchanged for two days still needs
+    it to be compared with — unless the contact itself is gone. Snapshots
+    name their contact without a foreign key: writing them takes no lock on
+    the platform's contacts, every reader joins the contacts it watches, and
+    those of a deleted contact go with the next expiry.
+
+    Interactions are domain.md's (checks.sql.interaction_totals), with the
+    notes naming each contact kept in note_mentions rather than searched
+    for in every note of 30 days at each run (`_refresh_mentions`).
 
     No action items: a low score alone is not something to act on —
     cooling_relationships and contacts_needing_outreach turn scores and
     silence into actions. The report carries the number scored and the
     lowest-scoring key contacts (buyers, sellers, lawyers, attorneys,
-    lenders). Statements: one DELETE of expired snapshots, one INSERT …
-    SELECT, one read of the lowest.
+    lenders). Statements: one DELETE of expired snapshots; the mentions'
+    upkeep (two, and two more when some contacts' notes must be read again);
+    one read that scores every contact once and returns the changed scores,
+    the lowest key contacts and the count; then, when scores changed, one
+    INSERT of their snapshots and one UPDATE of scored_contacts, the values
+    sent back as one parameter.
     """
     session = session_of(ctx)
-    session.execute(_snapshot.__table__.delete().where(_snapshot.scored_at < ctx.now - timedelta(days=SNAPSHOT_DAYS)))
-    scored = session.execute(
-        _snapshot.__table__.insert().from_select(["contact_id", "score", "components", "scored_at"], _scores(ctx))
-        # SQLAlchemy keeps an INSERT's rowcount only when asked (psycopg's is gone once the cursor closes).
-        .execution_options(preserve_rowcount=True)
-    ).rowcount
-    lowest = session.execute(_lowest_key_contacts(ctx)).all()
+    session.execute(_expired_snapshots(ctx.now))
+    newest = _read_new_notes(session, ctx.now)
+    rows = session.execute(_score_rows(ctx)).all()
+    scored_count = rows[0].examined if rows else 0
+    unmatched = [row.id for row in rows if row.unmatched]
+    if unmatched:
+        again = select(json_rows(session, "again", {"contact_id": Integer()}, [(c,) for c in unmatched]).c.contact_id)
+        _read_notes_again(session, ctx.now, again, newest)
+        rows = [row for row in rows if not row.unmatched] + session.execute(_score_rows(ctx, among=again)).all()
+    changed = [row for row in rows if row.changed]
+    if changed:
+        _record(session, ctx.now, changed)
+    lowest = sorted((row for row in rows if row.lowest), key=lambda row: (row.score, row.id))[:LOWEST_REPORTED]
     return CheckResult(
-        metrics={"rows_examined": scored, "actions_taken": 0},
+        metrics={"rows_examined": scored_count, "actions_taken": 0},
         data={
-            "contacts_scored": scored,
+            "contacts_scored": scored_count,
             "lowest": [
                 {"contact": r.id, "name": r.name, "role": r.role, "property": r.property_id, "address": r.address,
                  "score": r.score}
@@ -137,56 +170,223 @@ def relationship_scores(ctx: CheckContext) -> CheckResult:
     )
 
 
-def _scores(ctx: CheckContext) -> Select[Any]:
-    """One snapshot row (contact_id, score, components, scored_at) per watched contact."""
-    watched = _watched_contacts(ctx)
-    known = interactions(watched, since=ctx.now - SCORE_WINDOW, until=ctx.now)
-    stats = select(
-        known.c.contact_id,
-        func.count().label("interactions"),
-        func.max(known.c.at).label("last_at"),
-        func.sum(case((known.c.is_response, 1), else_=0)).label("responses"),
-        # Kinds used, as a sum of one flag per kind: unlike COUNT(DISTINCT), PostgreSQL can hash it.
-        sum((func.max(case((known.c.kind == kind, 1), else_=0)) for kind in INTERACTION_KINDS), literal(0))
-        .label("kinds"),
-    ).group_by(known.c.contact_id).subquery("stats")
-    count = func.coalesce(stats.c.interactions, 0)
-    days_since_last = days_between(utc(ctx.now), stats.c.last_at)
-    recency = case((stats.c.last_at.is_(None), 0.0),
-                   else_=RECENCY_POINTS * (1 - days_since_last / (SCORE_WINDOW / timedelta(days=1))))
-    frequency = FREQUENCY_POINTS_EACH * case((count > FREQUENCY_CAP, FREQUENCY_CAP), else_=count)
-    responsiveness = case((count == 0, 0.0), else_=RESPONSIVENESS_POINTS * stats.c.responses / count)
-    breadth = BREADTH_POINTS * func.coalesce(stats.c.kinds, 0) / len(INTERACTION_KINDS)
-    # Each component once, for the sum and for the JSON; exact decimals until the score is rounded.
-    points = computed_once(
-        watched.add_columns(
-            rounded_exactly(recency).label("recency"),
-            frequency.label("frequency"),  # a whole number of points
-            rounded_exactly(responsiveness).label("responsiveness"),
-            rounded_exactly(breadth).label("breadth"),
-            count.label("interactions"),
-            rounded_exactly(days_since_last, 2).label("days_since_last"),
-        )
-        .outerjoin(stats, stats.c.contact_id == Contact.id)
-    ).subquery("points")
-    p = points.c
-    return select(
-        p.id,
-        # A sum of one-decimal values has one decimal; rounding it again drops float noise.
-        rounded(p.recency + p.frequency + p.responsiveness + p.breadth),
-        json_from({name: p[name] for name in (*COMPONENTS, "interactions", "days_since_last")}),
-        utc(ctx.now),
+def _expired_snapshots(now: datetime) -> Any:
+    """Snapshots older than SNAPSHOT_DAYS that a later one of their contact replaces, or whose contact is gone."""
+    later = _snapshot.__table__.alias("later")
+    return _snapshot.__table__.delete().where(
+        _snapshot.scored_at < now - timedelta(days=SNAPSHOT_DAYS),
+        or_(
+            exists().where(later.c.contact_id == _snapshot.contact_id,
+                           tuple_(later.c.scored_at, later.c.id) > tuple_(_snapshot.scored_at, _snapshot.id)),
+            ~exists().where(Contact.id == _snapshot.contact_id),
+        ),
     )
 
 
-def _lowest_key_contacts(ctx: CheckContext) -> Select[Any]:
-    """This run's snapshots of key contacts, lowest score first (index lookups by contact and time)."""
-    return (
-        _watched_contacts(ctx, *KEY_CONTACT_ROLES)
-        .add_columns(Contact.name, Contact.role, Contact.property_id, Property.address, _snapshot.score)
-        .join(_snapshot, and_(_snapshot.contact_id == Contact.id, _snapshot.scored_at == ctx.now))
-        .order_by(_snapshot.score, Contact.id)
-        .limit(LOWEST_REPORTED)
+# --- the notes naming each contact ---------------------------------------------------------
+
+# Mentions are kept a day longer than the score looks back, so a run a little behind the latest finds them all.
+MENTIONS_KEPT = SCORE_WINDOW + timedelta(days=1)
+# Notes written up to this long before the latest one read are read again: a note whose transaction committed
+# after a run had read later notes has a smaller id than the newest read.
+LATE_NOTES = timedelta(hours=1)
+
+
+def _read_new_notes(session: Any, now: datetime) -> int:
+    """Bring note_mentions up to date with the notes written since the last run; returns the newest note read before.
+
+    note_mentions holds, for the notes of the last MENTIONS_KEPT, which
+    contacts of their property each one names (domain.md's rule, through
+    checks.sql.named_in_notes): each note is matched once, when it is new,
+    instead of 30 days of notes at every run. Here mentions older than
+    MENTIONS_KEPT go, and the notes added since the newest one read (by id)
+    — with those written since LATE_NOTES before the latest one read (by
+    time, up to now) — are matched against every contact of their
+    property; a mention already known is skipped. Notes are added and
+    deleted, never edited: what a note says, when it was written and its
+    source are read once; a deleted note takes its mentions along (foreign
+    key). Mentions of a deleted contact are never read (every reader joins
+    the contacts it watches) and go with age. Contacts whose name or
+    property changed, and new ones, have their notes read again
+    (`_read_notes_again`). Statements: the newest and latest note read,
+    one DELETE, one INSERT.
+    """
+    latest_read = (select(NoteMention.mentioned_at).where(NoteMention.mentioned_at <= now)
+                   .order_by(NoteMention.mentioned_at.desc()).limit(1).scalar_subquery())
+    newest, latest = session.execute(
+        select(func.coalesce(select(func.max(NoteMention.note_id)).scalar_subquery(), 0), latest_read)).one()
+    unread = PropertyNote.id > newest
+    if latest is not None:
+        unread = or_(unread, PropertyNote.created_at >= latest - LATE_NOTES)
+    session.execute(delete(NoteMention).where(NoteMention.mentioned_at < now - MENTIONS_KEPT))
+    # Constants, so the planners see how few notes they leave (each condition has its index; a new note written
+    # before MENTIONS_KEPT is matched all the same, and its mentions go at the next run).
+    _insert_mentions(session, named_in_notes(None, unread))
+    return int(newest)
+
+
+def _read_notes_again(session: Any, now: datetime, contacts: Select[Any], newest: int) -> None:
+    """Match the notes read before this run (up to `newest`) against `contacts` again, and record their names.
+
+    For contacts that are new, renamed or moved to another property (their
+    scored_contacts row says otherwise): their earlier mentions go, the
+    notes of MENTIONS_KEPT on their property are matched under their name
+    as it is now, and scored_contacts records it. A new row's score is the
+    contact's latest snapshot's (none for a contact never scored); a
+    renamed or moved contact keeps theirs. Statements: one upsert, one
+    DELETE, one INSERT.
+    """
+    recorded = select(Contact.id, Contact.property_id, func.lower(Contact.name),
+                      _nth_latest_snapshot(_snapshot.score, 0)).where(Contact.id.in_(contacts))
+    upsert = _dialect(session).insert(_scored.__table__).from_select(
+        ["contact_id", "property_id", "name", "score"], recorded)
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=["contact_id"], set_={"property_id": upsert.excluded.property_id, "name": upsert.excluded.name}))
+    session.execute(delete(NoteMention).where(NoteMention.contact_id.in_(contacts), NoteMention.note_id <= newest))
+    _insert_mentions(session, named_in_notes(select(Contact.id).where(Contact.id.in_(contacts)),
+                                             by_owner_index(PropertyNote.created_at) >= now - MENTIONS_KEPT,
+                                             PropertyNote.id <= newest))
+
+
+def _insert_mentions(session: Any, found: Select[Any]) -> None:
+    """INSERT the mentions `found` (named_in_notes' rows) that are not known yet."""
+    mentions = found.subquery("found")
+    session.execute(
+        _dialect(session).insert(NoteMention.__table__)
+        .from_select(["note_id", "contact_id", "mentioned_at", "is_response"],
+                     select(mentions.c.note_id, mentions.c.contact_id, mentions.c.at, mentions.c.is_response)
+                     # SQLite would read ON CONFLICT as a join's ON without a WHERE before it.
+                     .where(true()))
+        .on_conflict_do_nothing(index_elements=["note_id", "contact_id"])
+    )
+
+
+def _dialect(session: Any) -> Any:
+    """The dialect module whose INSERT knows ON CONFLICT."""
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+def _scores(ctx: CheckContext, among: Select[Any] | None) -> Select[Any]:
+    """Every watched contact (of `among`, when given) with this run's score, its points and their latest score so far.
+
+    Columns: id, key (a key contact), matched (their mentions were found
+    under their name and property as they are now), previous, score, the
+    four points, interactions and last_at (the latest interaction). Only
+    what every contact needs is computed here; the rest of a snapshot only
+    for the scores that changed (`_score_rows`).
+    """
+    since = ctx.now - SCORE_WINDOW
+    watched = _watched_contacts(ctx)
+    # Read along (contact_id, mentioned_at, is_response), already in contact order, on SQLite too.
+    mentioned_at = by_owner_index(NoteMention.mentioned_at)
+    mentions = (select(NoteMention.contact_id, NoteMention.mentioned_at.label("at"), NoteMention.is_response)
+                .where(mentioned_at >= since, mentioned_at <= ctx.now))
+    if among is not None:
+        watched = watched.where(Contact.id.in_(among))
+        mentions = mentions.where(NoteMention.contact_id.in_(among))
+    matched = and_(_scored.property_id == Contact.property_id, _scored.name == func.lower(Contact.name))
+    # OFFSET 0: each total once per contact, however often the points use it (on SQLite too).
+    totals = interaction_totals(
+        watched.add_columns(Contact.role, _scored.score.label("previous"),
+                            case((matched, True), else_=False).label("matched"))
+        .outerjoin(_scored, _scored.contact_id == Contact.id),
+        since=since, until=ctx.now, mentions=mentions.subquery("mentions"), among=among,
+    ).offset(0).subquery("totals")
+    t = totals.c
+    count = t.interactions
+    recency = case((t.last_at.is_(None), 0.0),
+                   else_=RECENCY_POINTS * (1 - _days_since(ctx.now, t.last_at) / (SCORE_WINDOW / timedelta(days=1))))
+    frequency = FREQUENCY_POINTS_EACH * case((count > FREQUENCY_CAP, FREQUENCY_CAP), else_=count)
+    responsiveness = case((count == 0, 0.0), else_=RESPONSIVENESS_POINTS * t.responses / count)
+    # The kinds used take four values, so their points are rounded once each, not once per contact.
+    breadth = case({kinds: rounded_exactly(literal(BREADTH_POINTS * kinds / len(INTERACTION_KINDS)))
+                    for kinds in range(len(INTERACTION_KINDS) + 1)}, value=t.kinds)
+    # Each component once, for the sum and for the snapshot. They stay exact decimals (whole points for
+    # frequency) until the score is rounded: on PostgreSQL every float ↔ numeric conversion goes through text.
+    points = (select(
+        t.id, t.role.in_(KEY_CONTACT_ROLES).label("key"), t.matched, t.previous,
+        rounded_exactly(recency).label("recency"),
+        frequency.label("frequency"),
+        rounded_exactly(responsiveness).label("responsiveness"),
+        breadth.label("breadth"),
+        count.label("interactions"),
+        t.last_at,
+    ).offset(0).subquery("points"))
+    p = points.c
+    return select(
+        p.id, p.key, p.matched, p.previous, p.recency, p.frequency, p.responsiveness, p.breadth, p.interactions,
+        p.last_at,
+        # A sum of one-decimal values has one decimal; rounding it again drops float noise.
+        rounded(p.recency + p.frequency + p.responsiveness + p.breadth).label("score"),
+    )
+
+
+def _days_since(now: datetime, at: Any) -> Any:
+    return days_between(utc(now), at)
+
+
+# What a snapshot's components hold, and what a written row carries besides the contact and score.
+_DETAILS = ("interactions", "days_since_last")
+_WRITTEN = ("score", *COMPONENTS, *_DETAILS)
+
+
+def _score_rows(ctx: CheckContext, among: Select[Any] | None = None) -> Any:
+    """Scores every watched contact (of `among`) once, and returns what the run needs of them.
+
+    Rows: the scores that differ from the contact's latest, ready to be
+    written (`changed`); the contacts whose notes must be read again before
+    their score means anything (`unmatched`); the lowest key contacts with
+    their names (`lowest`); and the first contact by id, so the count
+    (`examined`, on every row) arrives even when nothing else does. Values
+    go back as floats: they are sent back as JSON to be written.
+    """
+    scored = _scores(ctx, among).cte("scored").prefix_with("MATERIALIZED")
+    s = scored.c
+    examined = select(func.count()).select_from(scored).scalar_subquery()
+    changed = and_(s.matched, s.previous.is_distinct_from(s.score))
+    written = {name: cast(s[name], Float) for name in _WRITTEN if name != "days_since_last"}
+    written["days_since_last"] = cast(rounded_exactly(_days_since(ctx.now, s.last_at), 2), Float)
+    values = [s.id, *(written[name].label(name) for name in _WRITTEN), examined.label("examined")]
+    unnamed = [null().label(name) for name in ("name", "role", "property_id", "address")]
+    lowest = (select(s.id, s.score).where(s.key, s.matched).order_by(s.score, s.id).limit(LOWEST_REPORTED)
+              .subquery("lowest_scores"))
+    return union_all(
+        select(*values, *unnamed, changed.label("changed"), (~s.matched).label("unmatched"),
+               literal(False).label("lowest"))
+        .where(or_(changed, ~s.matched, s.id == select(func.min(s.id)).scalar_subquery())),
+        select(lowest.c.id, lowest.c.score, *(null() for name in _WRITTEN if name != "score"), examined,
+               Contact.name, Contact.role, Contact.property_id, Property.address,
+               literal(False), literal(False), literal(True))
+        .join(Contact, Contact.id == lowest.c.id).join(Property, Property.id == Contact.property_id),
+    )
+
+
+def _record(session: Any, now: datetime, rows: list[Any]) -> None:
+    """Write the changed scores — a snapshot each, and the latest score — from the values just computed.
+
+    They are sent back as one parameter rather than computed again (and
+    rounded again as computed: a float may come back a unit in the last
+    place off).
+    """
+    values = {"contact_id": Integer(), **{name: Float() for name in _WRITTEN}}
+    written = json_rows(session, "written", values, [(row.id, *(getattr(row, name) for name in _WRITTEN))
+                                                     for row in rows])
+    w = written.c
+    components = {
+        "recency": rounded_exactly(w.recency), "frequency": w.frequency,
+        "responsiveness": rounded_exactly(w.responsiveness), "breadth": rounded_exactly(w.breadth),
+        "interactions": cast(w.interactions, Integer), "days_since_last": rounded_exactly(w.days_since_last, 2),
+    }
+    session.execute(_snapshot.__table__.insert().from_select(
+        ["contact_id", "score", "components", "scored_at"],
+        select(w.contact_id, rounded(w.score), json_from(components), utc(now)),
+    ))
+    session.execute(
+        update(_scored).where(_scored.contact_id == w.contact_id).values(score=rounded(w.score))
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -199,11 +399,14 @@ def cooling_relationships(ctx: CheckContext) -> CheckResult:
     """A watched contact whose latest score is 10% or more below their previous one.
 
     medium; high for a buyer or seller, whose cooling can cost the deal
-    itself. The two snapshots compared are the contact's latest two, so a
-    relationship that keeps cooling is reported again each time it drops
-    another 10%, and one that holds steady at its lower level stops being
-    reported. A contact with a single snapshot has nothing to compare yet; a
-    previous score of 0 cannot fall. The message says when the contact was
+    itself. The two snapshots compared are the contact's latest two, and a
+    snapshot is written only when a score changes: the score now against the
+    one it had before. A relationship that keeps cooling is reported again
+    each time it drops another 10%; one that moves on (most scores change
+    within a few hours, as the last interaction ages) stops being reported,
+    and one that holds at its lower level is reported until its previous
+    snapshot is two days old and let go. A contact with a single snapshot
+    has nothing to compare yet; a previous score of 0 cannot fall. The message says when the contact was
     last heard from, taken from the latest snapshot's components
     (`days_since_last`, counted from when it was scored); with none in the
     score's 30-day window it says so. Runs after relationship_scores, so it

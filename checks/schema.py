@@ -349,20 +349,22 @@ class MarketWatchlist(RealtorBase):
 
 
 class RelationshipScoreSnapshot(RealtorBase):
-    """A contact's relationship score at one time, so a cooling trend can be seen.
+    """A contact's relationship score from the time it took that value, so a cooling trend can be seen.
 
-    Heartbeat-owned. One row per contact per scoring run, so it grows
-    fastest of all tables: the id is 64-bit on PostgreSQL, and rows older
-    than two days are deleted (through the scored_at index). (contact_id,
-    scored_at, id, score) walks a contact's snapshots from the latest, in
-    the order cooling compares them, and gives their scores without
-    reading the table.
+    Heartbeat-owned. A row is written only when a contact's score changes,
+    and rows older than two days are deleted (through the scored_at index)
+    except each contact's latest. (contact_id, scored_at, id, score) walks a
+    contact's snapshots from the latest, in the order cooling compares them,
+    and gives their scores without reading the table. contact_id names the
+    platform's contact without a foreign key: writing snapshots takes no
+    lock on contacts, readers join the contacts they watch, and the
+    snapshots of a deleted contact go with the next expiry.
     """
 
     __tablename__ = "relationship_score_snapshots"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     components: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -371,6 +373,51 @@ class RelationshipScoreSnapshot(RealtorBase):
         Index("ix_relationship_score_snapshots_contact_scored", "contact_id", "scored_at", "id", "score"),
         Index("ix_relationship_score_snapshots_scored", "scored_at"),
     )
+
+
+class NoteMention(RealtorBase):
+    """A recent note that names a contact of its property: the costly part of an interaction, found once.
+
+    Heartbeat-owned, kept by relationship_scores for the notes of the last
+    31 days. The note's created_at and whether it is a response (a phone
+    call) are copied from it: notes are added and deleted, never edited. A
+    deleted note takes its rows along (the only foreign key; the platform's
+    deletes find them through the primary key, which also gives the newest
+    note read). (contact_id, mentioned_at, is_response) counts a contact's
+    mentions of a period from the index; mentioned_at lets old ones go.
+    """
+
+    __tablename__ = "note_mentions"
+
+    note_id: Mapped[int] = mapped_column(ForeignKey("property_notes.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mentioned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_response: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_note_mentions_contact_mentioned", "contact_id", "mentioned_at", "is_response"),
+        Index("ix_note_mentions_mentioned", "mentioned_at"),
+    )
+
+
+class ScoredContact(RealtorBase):
+    """What relationship_scores last knew of a contact it scores: their latest score, and whose mentions it has.
+
+    Heartbeat-owned, one row per contact (no foreign key, like the
+    snapshots). `score` is the contact's latest snapshot's score, kept with
+    the snapshots so a run compares every score without looking each
+    contact's snapshots up. `property_id` and `name` (in lower case) are
+    what the contact's mentions in note_mentions were found under: a contact
+    whose property or name differs, or who has no row, has their notes read
+    again.
+    """
+
+    __tablename__ = "scored_contacts"
+
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    property_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class PropertySnapshot(RealtorBase):

@@ -362,7 +362,8 @@ class _Writer:
         if self.postgres:
             names = ", ".join(self._quote(t.name) for t in self.tables)
             conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
-        self.first_ids = {t.name: (conn.execute(select(func.max(t.c.id))).scalar() or 0) + 1 for t in self.tables}
+        self.first_ids = {t.name: (conn.execute(select(func.max(t.c.id))).scalar() or 0) + 1
+                          for t in self.tables if "id" in t.c}
         self.counts: dict[str, int] = {}
 
     def _quote(self, name: str) -> str:

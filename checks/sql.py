@@ -179,51 +179,102 @@ def _within(at: Any, since: Any = None, until: Any = None, after: Any = None) ->
     return [compare(bound) for bound, compare in bounds if bound is not None]
 
 
-def interactions(contacts: Select[Any] | None = None, since: Any = None, until: Any = None) -> Subquery:
-    """Every interaction with a contact (domain.md), one row each.
+def named_in_notes(contacts: Select[Any] | None, *notes: ColumnElement[bool]) -> Select[Any]:
+    """One row (note_id, contact_id, at, is_response) per note and contact of its property that it names.
 
-    Columns: contact_id, at, kind ('note' | 'contract' | 'offer'), is_response.
-    A note counts when it is on the contact's property and mentions the
-    contact's name, whatever the case; a contract linked to the contact
-    counts at each of its created, sent and completed times; an offer counts
-    when the contact is its buyer. Responses: phone-call notes, contracts
-    that reached in_progress or completed, offers the contact submitted.
-
-    `contacts` (a query selecting Contact.id) limits it to those contacts;
-    `since` and `until` (both included) bound every scan in time. Meant for
-    every interaction of many contacts at once (about one contact at a
-    time, `last_interaction` and `no_interaction` ask the indexes instead):
-    the contacts are narrowed first and joined twice, by property to the
-    notes of the period and by id to the contracts and offers. Matching
-    names in notes is the expensive part — one test per note and contact of
-    its property — so each note is lowered once and each name once
-    (`computed_once`), and the test is a plain substring search
-    (`found_in`), not a LIKE pattern rebuilt for every pair.
+    `contacts` (a query selecting Contact.id; all contacts without it) are
+    matched against the notes meeting the `notes` conditions. A note names a
+    contact when its content contains the contact's name, whatever the case
+    (domain.md); it is a response when it records a phone call; `at` is
+    when it was written. Matching names in notes is the expensive part of
+    interactions — one test per note and contact of its property — so each
+    note is lowered once (`computed_once`), and the test is a plain
+    substring search (`found_in`), not a LIKE pattern rebuilt for every
+    pair. The contacts are joined by property to the notes: on SQLite each
+    contact's notes through (property_id, created_at); on PostgreSQL by
+    hashing, or through the contacts' property index when the notes are
+    few (the names are then lowered per pair, which is cheap).
     """
-    who = computed_once(
-        (contacts if contacts is not None else select(Contact.id))
-        .add_columns(Contact.property_id, func.lower(Contact.name).label("name"))
-    ).subquery("who")
-    notes = computed_once(
-        select(PropertyNote.property_id, PropertyNote.created_at.label("at"), PropertyNote.source,
+    columns = (Contact.id, Contact.property_id, func.lower(Contact.name).label("name"))
+    who = (contacts.with_only_columns(*columns) if contacts is not None else select(*columns)).subquery("who")
+    read = computed_once(
+        select(PropertyNote.id, PropertyNote.property_id, PropertyNote.created_at.label("at"), PropertyNote.source,
                func.lower(PropertyNote.content).label("text"))
-        .where(*_within(by_owner_index(PropertyNote.created_at), since, until))
+        .where(*notes)
     ).subquery("notes")
-    noted = (
-        select(who.c.id.label("contact_id"), notes.c.at, literal(NOTE).label("kind"),
-               (notes.c.source == NOTE_RESPONSE_SOURCE).label("is_response"))
+    return (
+        select(read.c.id.label("note_id"), who.c.id.label("contact_id"), read.c.at,
+               (read.c.source == NOTE_RESPONSE_SOURCE).label("is_response"))
         .select_from(who)
-        .join(notes, notes.c.property_id == who.c.property_id)
-        .where(found_in(notes.c.text, who.c.name))
+        .join(read, read.c.property_id == who.c.property_id)
+        .where(found_in(read.c.text, who.c.name))
     )
-    linked = union_all(*(
-        select(contact.label("contact_id"), at.label("at"), literal(kind).label("kind"),
-               response.label("is_response"))
-        .where(contact.is_not(None), at.is_not(None), *_within(at, since, until))
-        for kind, at, contact, response in LINKED_INTERACTIONS
-    )).subquery("linked")
-    dealt = select(linked).join(who, who.c.id == linked.c.contact_id)
-    return union_all(noted, dealt).subquery("interactions")
+
+
+def interaction_totals(contacts: Select[Any], since: Any, until: Any, mentions: Subquery,
+                       among: Select[Any] | None = None) -> Select[Any]:
+    """`contacts` (a query selecting Contact.id) with the totals of their interactions from `since` to `until`.
+
+    Added columns: interactions (how many), responses, last_at (the latest;
+    NULL with none) and kinds (how many of note, contract, offer occur).
+    An interaction (domain.md) is a note on the contact's property naming
+    them, a contract linked to them at each of its created, sent and
+    completed times, or an offer with them as buyer; responses are
+    phone-call notes, contracts that reached in_progress or completed, and
+    offers the contact submitted. Each kind is grouped per contact as its
+    table is read — the notes naming them, then contracts and offers in one
+    pass each (a contract's created, sent and completed times from the same
+    row) — and the groups are joined to the contacts: no row per
+    interaction is ever produced, and grouping three small sets costs less
+    than one large one.
+
+    `mentions` (contact_id, at, is_response: one row per note naming a
+    contact, from `since` to `until`) are the notes, as `named_in_notes`
+    finds them; it may name other contacts too. `among` (contact ids, for a
+    few of them) limits the contracts and offers read to those contacts'.
+    """
+    # Every time counted is at or after `since`, so `since` stands for "none" wherever a latest time is taken.
+    floor = since
+    per_kind = [
+        select(mentions.c.contact_id, func.count().label("interactions"),
+               func.sum(case((mentions.c.is_response, 1), else_=0)).label("responses"),
+               func.max(mentions.c.at).label("last_at"))
+        .group_by(mentions.c.contact_id)
+        .subquery("noted_totals")
+    ]
+    for kind, parts in _linked_by_table():
+        contact = parts[0][1]
+        inside = [and_(at.is_not(None), *_within(at, since, until)) for at, _, _ in parts]
+        row_latest = [func.coalesce(case((seen, at)), floor) for seen, (at, _, _) in zip(inside, parts)]
+        per_kind.append(
+            select(contact.label("contact_id"),
+                   func.sum(sum((case((seen, 1), else_=0) for seen in inside), literal(0))).label("interactions"),
+                   func.sum(sum((case((and_(seen, response), 1), else_=0)
+                                 for seen, (_, _, response) in zip(inside, parts)), literal(0))).label("responses"),
+                   # Each row has a time in the period (the WHERE), so its latest is one of them.
+                   func.max(greatest(*row_latest, type_=UTCDateTime()) if len(row_latest) > 1 else row_latest[0])
+                   .label("last_at"))
+            .where(contact.is_not(None), or_(*inside), *([contact.in_(among)] if among is not None else []))
+            .group_by(contact)
+            .subquery(f"{kind}_totals")
+        )
+    query = contacts
+    for totals in per_kind:
+        query = query.outerjoin(totals, totals.c.contact_id == Contact.id)
+    kinds = sum((case((totals.c.contact_id.is_not(None), 1), else_=0) for totals in per_kind), literal(0))
+    return query.add_columns(
+        sum((func.coalesce(totals.c.interactions, 0) for totals in per_kind), literal(0)).label("interactions"),
+        sum((func.coalesce(totals.c.responses, 0) for totals in per_kind), literal(0)).label("responses"),
+        case((kinds > 0, greatest(*(func.coalesce(totals.c.last_at, floor) for totals in per_kind),
+                                  type_=UTCDateTime())), else_=None).label("last_at"),
+        kinds.label("kinds"),
+    )
+
+
+def _linked_by_table() -> list[tuple[str, list[tuple[Any, Any, Any]]]]:
+    """LINKED_INTERACTIONS by kind, one table each: (kind, [(time column, contact column, is_response), …])."""
+    return [(kind, [(at, contact, response) for _, at, contact, response in group])
+            for kind, group in groupby(LINKED_INTERACTIONS, key=lambda part: part[0])]
 
 
 def last_interaction(since: Any = None, until: Any = None) -> ColumnElement[datetime]:
@@ -557,7 +608,7 @@ def json_rows(session: Session, name: str, columns: dict[str, Any], rows: list[t
 __all__ = [
     "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "active_since", "activity_count", "activity_counts",
     "activity_events", "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
-    "interactions", "json_from", "json_list_length", "json_object", "json_rows", "json_value", "last_activity",
-    "last_interaction", "latest_present", "no_interaction", "notification_in_scope", "open_property", "quiet_before", "rounded",
-    "rounded_exactly", "session_of", "utc",
+    "interaction_totals", "json_from", "json_list_length", "json_object", "json_rows", "json_value",
+    "last_activity", "last_interaction", "latest_present", "named_in_notes", "no_interaction",
+    "notification_in_scope", "open_property", "quiet_before", "rounded", "rounded_exactly", "session_of", "utc",
 ]

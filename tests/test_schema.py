@@ -31,7 +31,7 @@ from checks.schema import (
     Contract, ConversationHistory, Offer, Property, PropertyNote, RealtorBase, ScheduledTask,
 )
 from checks.seed import CITIES, default_agent_count, seed_portfolio
-from checks.sql import NOTE, interactions
+from checks.sql import named_in_notes
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.migrate import upgrade
 from heartbeat_mcp.models import EngineBase
@@ -226,11 +226,16 @@ def _canonical(value: Any) -> str:
     return repr(value)
 
 
+# What relationship_scores derives from the other tables and keeps for itself: a seed leaves them to its first run.
+FILLED_BY_CHECKS = {"note_mentions", "scored_contacts"}
+SEEDED_TABLES = [table for table in RealtorBase.metadata.sorted_tables if table.name not in FILLED_BY_CHECKS]
+
+
 def row_digests(database: Database) -> dict[str, tuple[int, str]]:
-    """Per realtor table: its row count and a digest of every row, in id order."""
+    """Per seeded realtor table: its row count and a digest of every row, in id order."""
     digests = {}
     with database.engine.connect() as conn:
-        for table in RealtorBase.metadata.sorted_tables:
+        for table in SEEDED_TABLES:
             digest, count = hashlib.sha256(), 0
             for row in conn.execute(select(table).order_by(table.c.id)):
                 digest.update("\x1f".join(map(_canonical, row)).encode() + b"\x1e")
@@ -349,9 +354,9 @@ def test_related_rows_are_in_proportion_to_the_properties(
 
 
 def test_every_contact_is_named_in_a_note_on_their_property(portfolio: Database) -> None:
-    named = interactions()
+    named = named_in_notes(None).subquery("named")
     with portfolio.sessions() as session:
-        mentioned = session.scalar(select(func.count(named.c.contact_id.distinct())).where(named.c.kind == NOTE))
+        mentioned = session.scalar(select(func.count(named.c.contact_id.distinct())))
 
     assert mentioned == _count(portfolio, Contact) > 0
 

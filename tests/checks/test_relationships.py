@@ -12,7 +12,10 @@ from sqlalchemy import select
 from checks.relationships import (
     contacts_needing_outreach, cooling_relationships, overdue_follow_ups, relationship_scores,
 )
-from checks.schema import KEY_CONTACT_ROLES, Contact, Property, RelationshipScoreSnapshot
+from checks.schema import (
+    KEY_CONTACT_ROLES, Contact, NoteMention, Property, PropertyNote, RelationshipScoreSnapshot, ScoredContact,
+)
+from checks.seed import seed_portfolio
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.task import CheckResult, Priority
 from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check
@@ -167,21 +170,25 @@ def test_a_contact_never_heard_from_scores_zero(database: Database) -> None:
                                    "interactions": 0, "days_since_last": None}
 
 
-def test_every_run_adds_one_snapshot_per_contact_of_an_open_property(database: Database) -> None:
-    def fill(p: Portfolio) -> list[int]:
+def test_a_snapshot_is_written_only_when_a_score_changed(database: Database) -> None:
+    def fill(p: Portfolio) -> dict[str, int]:
         open_home, closed_home = p.property(status="waiting_for_contracts"), p.property(status="complete")
         p.contact(closed_home, role="lawyer")
-        return [p.contact(open_home, role=role).id for role in ("buyer", "inspector")]
+        pat = p.contact(open_home, name="Pat Lee", role="buyer", created_at=NOW - days(60))
+        p.note(open_home, "Met Pat Lee at the house", created_at=NOW - days(5))
+        return {"pat": pat.id, "inspector": p.contact(open_home, role="inspector").id}
 
-    watched = build(database, fill)
+    ids = build(database, fill)
 
     first = run_check(database, relationship_scores)
-    second = run_check(database, relationship_scores, now=NOW + HOUR)
+    # An hour later Pat's recency is still 33.3 (5.04 days); a day later it is 32.0. The inspector stays at 0.
+    an_hour_later = run_check(database, relationship_scores, now=NOW + HOUR)
+    a_day_later = run_check(database, relationship_scores, now=NOW + days(1))
 
-    assert [(s.contact_id, s.scored_at) for s in snapshots(database)] == [
-        (watched[0], NOW), (watched[1], NOW), (watched[0], NOW + HOUR), (watched[1], NOW + HOUR)]
-    assert (first.data["contacts_scored"], second.data["contacts_scored"]) == (2, 2)
-    assert first.items == [] and first.metrics == {"rows_examined": 2, "actions_taken": 0}
+    assert [(s.contact_id, s.scored_at, s.score) for s in snapshots(database)] == [
+        (ids["pat"], NOW, 39.6), (ids["inspector"], NOW, 0.0), (ids["pat"], NOW + days(1), 38.3)]
+    assert [r.data["contacts_scored"] for r in (first, an_hour_later, a_day_later)] == [2, 2, 2]
+    assert first.items == [] and an_hour_later.metrics == {"rows_examined": 2, "actions_taken": 0}
 
 
 def test_the_report_lists_the_lowest_scoring_key_contacts(database: Database) -> None:
@@ -550,7 +557,7 @@ CHECKS = [
     (overdue_follow_ups, _overdue_follow_up), (contacts_needing_outreach, _silent_contact),
 ]
 # What each check's docstring promises, whatever the portfolio size.
-STATEMENTS = {"relationship_scores": 3, "cooling_relationships": 2, "overdue_follow_ups": 1,
+STATEMENTS = {"relationship_scores": 11, "cooling_relationships": 2, "overdue_follow_ups": 1,
               "contacts_needing_outreach": 2}
 CHECK_IDS = [handler.__name__ for handler, _ in CHECKS]
 
@@ -602,12 +609,210 @@ def test_statement_count_does_not_grow_with_the_portfolio(database: Database, ha
     assert len(result.items) + result.data.get("contacts_scored", 0) >= 30
 
 
-def test_snapshots_older_than_two_days_are_let_go(database: Database) -> None:
-    def fill(p: Portfolio) -> None:
+def test_snapshots_older_than_two_days_are_let_go_but_never_a_contacts_latest(database: Database) -> None:
+    def fill(p: Portfolio) -> dict[str, int]:
         home = p.property()
-        p.contact(home)
+        pat = p.contact(home, name="Pat Lee", created_at=NOW - days(60))
+        p.note(home, "Met Pat Lee", created_at=NOW - days(5))  # 42.4, 42.2 and 39.6 at the three runs
+        return {"pat": pat.id, "kim": p.contact(home, name="Kim Wu").id, "gone": p.contact(home, name="Sam Roe").id}
 
-    build(database, fill)
-    for hours_ago in (49, 47, 0):
+    ids = build(database, fill)
+    for hours_ago in (49, 47):
         run_check(database, relationship_scores, now=NOW - timedelta(hours=hours_ago))
-    assert [s.scored_at for s in snapshots(database)] == [NOW - timedelta(hours=47), NOW]
+    with database.transaction() as session:
+        session.delete(session.get(Contact, ids["gone"]))
+    run_check(database, relationship_scores)
+
+    kept = [(s.contact_id, s.scored_at) for s in snapshots(database)]
+    assert kept == [(ids["kim"], NOW - timedelta(hours=49)), (ids["pat"], NOW - timedelta(hours=47)), (ids["pat"], NOW)]
+
+
+def test_the_snapshots_of_a_deleted_contact_stay_until_they_are_two_days_old(database: Database) -> None:
+    gone = build(database, lambda p: p.contact(p.property(), name="Sam Roe").id)
+    run_check(database, relationship_scores, now=NOW - timedelta(hours=47))
+    with database.transaction() as session:
+        session.delete(session.get(Contact, gone))
+
+    run_check(database, relationship_scores)
+    assert [s.contact_id for s in snapshots(database)] == [gone]
+    run_check(database, relationship_scores, now=NOW + timedelta(hours=1, minutes=1))
+    assert snapshots(database) == []
+
+
+# --- the notes naming each contact are read once, and again when the contact changes ------
+
+
+def interactions_of(database: Database, contact_id: int) -> int:
+    return latest_snapshot(database, contact_id).components["interactions"]
+
+
+def _edit(database: Database, change: Callable[[Any], Any]) -> Any:
+    with database.transaction() as session:
+        return change(session)
+
+
+def test_a_note_written_after_a_run_is_counted_at_the_next(database: Database) -> None:
+    def fill(p: Portfolio) -> tuple[int, int]:
+        home = p.property()
+        return home.id, p.contact(home, name="Pat Lee", created_at=NOW - days(60)).id
+
+    home, pat = build(database, fill)
+    run_check(database, relationship_scores, now=NOW - 2 * HOUR)
+    _edit(database, lambda s: s.add(PropertyNote(property_id=home, content="Called PAT LEE back", source="phone_call",
+                                                 created_at=NOW - HOUR)))
+
+    run_check(database, relationship_scores)
+
+    assert latest_snapshot(database, pat).components == {
+        "recency": 39.9, "frequency": 3.0, "responsiveness": 20.0, "breadth": 3.3, "interactions": 1,
+        "days_since_last": 0.04}
+
+
+def test_a_note_written_long_ago_but_added_after_a_run_is_counted_at_the_next(database: Database) -> None:
+    def fill(p: Portfolio) -> tuple[int, int]:
+        home = p.property()
+        pat = p.contact(home, name="Pat Lee", created_at=NOW - days(60))
+        p.note(home, "Pat Lee toured the house", created_at=NOW - days(3))
+        return home.id, pat.id
+
+    home, pat = build(database, fill)
+    run_check(database, relationship_scores, now=NOW - HOUR)
+    _edit(database, lambda s: s.add(PropertyNote(property_id=home, content="Pat Lee asked about the roof",
+                                                 source="manual", created_at=NOW - days(20))))
+
+    run_check(database, relationship_scores)
+
+    assert interactions_of(database, pat) == 2
+
+
+def test_a_note_committed_after_a_run_with_an_earlier_id_is_counted_at_the_next(database: Database) -> None:
+    """The id came first, the commit later: the run read a newer note already, but not this one."""
+    def fill(p: Portfolio) -> tuple[int, int]:
+        home = p.property()
+        pat = p.contact(home, name="Pat Lee", created_at=NOW - days(60))
+        p.note(home, "Pat Lee called", id=1000, created_at=NOW - 2 * HOUR)
+        return home.id, pat.id
+
+    home, pat = build(database, fill)
+    run_check(database, relationship_scores, now=NOW - HOUR)
+    _edit(database, lambda s: s.add(PropertyNote(id=500, property_id=home, content="Texted Pat Lee", source="manual",
+                                                 created_at=NOW - 3 * HOUR)))  # an hour before the latest note read
+
+    run_check(database, relationship_scores)
+
+    assert interactions_of(database, pat) == 2
+
+
+def test_a_contact_added_after_a_run_is_found_in_the_notes_written_before(database: Database) -> None:
+    def fill(p: Portfolio) -> int:
+        home = p.property()
+        p.contact(home, name="Kim Wu", created_at=NOW - days(60))
+        p.note(home, "Kim Wu and Pat Lee signed", created_at=NOW - days(3))
+        p.note(home, "Waiting for Pat Lee", created_at=NOW - days(2))
+        p.note(home, "Kim Wu sent the deposit", created_at=NOW - 2 * HOUR)  # the latest note read, by far
+        return home.id
+
+    home = build(database, fill)
+    run_check(database, relationship_scores, now=NOW - HOUR)
+    pat = _edit(database, lambda s: _added(s, Contact(property_id=home, name="Pat Lee", role="buyer",
+                                                      created_at=NOW - HOUR)))
+
+    run_check(database, relationship_scores)
+
+    assert interactions_of(database, pat) == 2
+
+
+def _added(session: Any, row: Any) -> int:
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def test_a_renamed_contact_is_found_under_the_new_name_only(database: Database) -> None:
+    def fill(p: Portfolio) -> int:
+        home = p.property()
+        pat = p.contact(home, name="Pat Lee", created_at=NOW - days(60))
+        p.note(home, "Pat Lee called", created_at=NOW - days(3))
+        for ago in (2, 1):
+            p.note(home, "Patricia Lee-Moore called", created_at=NOW - days(ago))
+        return pat.id
+
+    pat = build(database, fill)
+    run_check(database, relationship_scores, now=NOW - HOUR)
+    assert interactions_of(database, pat) == 1
+    _edit(database, lambda s: setattr(s.get(Contact, pat), "name", "Patricia Lee-Moore"))
+
+    run_check(database, relationship_scores)
+
+    assert interactions_of(database, pat) == 2
+
+
+def test_a_contact_moved_to_another_property_is_found_in_its_notes(database: Database) -> None:
+    def fill(p: Portfolio) -> tuple[int, int]:
+        home, other = p.property(), p.property()
+        pat = p.contact(home, name="Pat Lee", created_at=NOW - days(60))
+        p.note(home, "Pat Lee called", created_at=NOW - days(3))
+        for ago in (3, 2, 1):
+            p.note(other, "Pat Lee saw this one too", created_at=NOW - days(ago))
+        return pat.id, other.id
+
+    pat, other = build(database, fill)
+    run_check(database, relationship_scores, now=NOW - HOUR)
+    _edit(database, lambda s: setattr(s.get(Contact, pat), "property_id", other))
+
+    run_check(database, relationship_scores)
+
+    assert interactions_of(database, pat) == 3
+
+
+def test_a_deleted_note_no_longer_counts(database: Database) -> None:
+    def fill(p: Portfolio) -> tuple[int, int]:
+        home = p.property()
+        pat = p.contact(home, name="Pat Lee", created_at=NOW - days(60))
+        p.note(home, "Pat Lee called", created_at=NOW - days(3))
+        return pat.id, p.note(home, "Pat Lee called again", created_at=NOW - days(2)).id
+
+    pat, second = build(database, fill)
+    run_check(database, relationship_scores, now=NOW - HOUR)
+    _edit(database, lambda s: s.delete(s.get(PropertyNote, second)))
+
+    run_check(database, relationship_scores)
+
+    assert interactions_of(database, pat) == 1
+
+
+def test_scores_kept_up_run_after_run_equal_scores_from_every_note_read_afresh(database: Database) -> None:
+    """A seeded portfolio changes between two runs; the second run's scores are those of a first run."""
+    seed_portfolio(database, properties=40, seed=3, now=NOW - days(1))
+    run_check(database, relationship_scores, now=NOW - days(1))
+
+    def change(session: Any) -> None:
+        contacts = session.scalars(select(Contact).order_by(Contact.id)).all()
+        notes = session.scalars(select(PropertyNote).order_by(PropertyNote.id)).all()
+        for contact in contacts[::7]:  # new notes naming them, some written long ago
+            for ago in (days(25), HOUR):
+                session.add(PropertyNote(property_id=contact.property_id, content=f"Spoke with {contact.name.upper()}",
+                                         source="phone_call", created_at=NOW - ago))
+        for note in notes[::5]:
+            session.delete(note)
+        contacts[1].name = contacts[2].name  # renamed
+        contacts[3].property_id = contacts[4].property_id  # moved
+        session.add(Contact(property_id=contacts[5].property_id, name=contacts[6].name, role="lender",
+                            created_at=NOW - HOUR))  # added
+
+    _edit(database, change)
+    run_check(database, relationship_scores)
+    kept_up = _latest(database)
+    _edit(database, lambda s: [s.execute(table.delete()) for table in (NoteMention.__table__, ScoredContact.__table__,
+                                                                       RelationshipScoreSnapshot.__table__)])
+    run_check(database, relationship_scores)
+    afresh = _latest(database)
+
+    assert {c: s.score for c, s in afresh.items()} == {c: s.score for c, s in kept_up.items()}
+    rescored = {c for c, s in kept_up.items() if s.scored_at == NOW}
+    assert {c: afresh[c].components for c in rescored} == {c: kept_up[c].components for c in rescored}
+    assert len(kept_up) > 50 and len(rescored) > 25
+
+
+def _latest(database: Database) -> dict[int, RelationshipScoreSnapshot]:
+    return {s.contact_id: s for s in snapshots(database)}
