@@ -901,7 +901,8 @@ class HeartbeatEngine:
         """The engine's state and (unless told not to) the report, read in one session and one thread hop.
 
         What the status tool and resource answer from: asked while a heavy
-        cycle runs, one trip to the database is what keeps them quick.
+        cycle runs, one trip to the database is what keeps them quick. The
+        report carries the counts and only the top item, all a status says.
         """
         now = self.clock.now()
 
@@ -912,7 +913,7 @@ class HeartbeatEngine:
                 replicas = session.scalar(
                     select(func.count()).select_from(Replica).where(Replica.last_seen > now - timedelta(minutes=2))
                 ) or 0
-                report = build_report(session, now, rows=rows) if with_report else None
+                report = build_report(session, now, rows=rows, item_limit=1) if with_report else None
                 return state, rows, replicas, report
 
         try:
