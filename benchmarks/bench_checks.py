@@ -24,15 +24,12 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import anyio
-import psycopg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -45,6 +42,7 @@ from heartbeat_mcp.migrate import upgrade  # noqa: E402
 from heartbeat_mcp.plugins import load_packs  # noqa: E402
 from heartbeat_mcp.settings import Settings  # noqa: E402
 from heartbeat_mcp.task import CheckContext, HostInfo, TaskSpec  # noqa: E402
+from scratch import scratch_postgres  # noqa: E402  (benchmarks/, the script's own folder)
 
 SEED = 42
 SLOW_MS = 10_000
@@ -102,22 +100,6 @@ def best_time(database: Database, settings: Settings, spec: TaskSpec, now: datet
     while len(times) < 3 and times[0] < SLOW_MS:
         times.append(time_check(database, settings, spec, now))
     return min(times)
-
-
-def postgres_database(admin_url: str) -> tuple[str, str]:
-    name = f"heartbeat_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin(admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_postgres(admin_url: str, name: str) -> None:
-    with psycopg.connect(_admin(admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _admin(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 Results = dict[tuple[str, int], dict[str, Any]]
@@ -186,11 +168,8 @@ def main() -> None:
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for size in args.sizes:
         if args.postgres:
-            url, name = postgres_database(args.postgres)
-            try:
+            with scratch_postgres(args.postgres) as url:
                 results[("PostgreSQL", size)] = bench(url, size)
-            finally:
-                drop_postgres(args.postgres, name)
             print(f"PostgreSQL {size:,}: cycle {_cycle(results[('PostgreSQL', size)])} ms", file=sys.stderr)
         with tempfile.TemporaryDirectory() as tmp:
             results[("SQLite", size)] = bench(f"sqlite:///{tmp}/bench.db", size)

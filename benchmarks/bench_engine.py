@@ -18,11 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import anyio
-import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -33,6 +31,7 @@ from heartbeat_mcp.migrate import upgrade  # noqa: E402
 from heartbeat_mcp.schedule import Every  # noqa: E402
 from heartbeat_mcp.settings import Settings  # noqa: E402
 from heartbeat_mcp.task import CheckPack, CheckResult, TaskSpec  # noqa: E402
+from scratch import scratch_postgres  # noqa: E402  (benchmarks/, the script's own folder)
 
 
 def empty(ctx) -> CheckResult:
@@ -54,26 +53,6 @@ async def per_run_overhead(url: str, tasks: int = 100, cycles: int = 10) -> tupl
             per_run.append((time.perf_counter() - started) * 1000 / tasks)
     database.dispose()
     return statistics.median(per_run), min(per_run)
-
-
-def fresh_postgres(admin_url: str) -> tuple[str, str]:
-    from sqlalchemy.engine import make_url
-
-    name = f"heartbeat_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(Database(url), [])
-    return url, name
-
-
-def drop_postgres(admin_url: str, name: str) -> None:
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def cpu_seconds(pid: int) -> float:
@@ -121,12 +100,10 @@ def main() -> None:
         median, best = anyio.run(per_run_overhead, url)
         rows.append(("engine overhead per task run, SQLite", f"{median:.2f} ms (best {best:.2f} ms)"))
     if args.postgres:
-        url, name = fresh_postgres(args.postgres)
-        try:
+        with scratch_postgres(args.postgres) as url:
+            upgrade(Database(url), [])
             median, best = anyio.run(per_run_overhead, url)
             rows.append(("engine overhead per task run, PostgreSQL", f"{median:.2f} ms (best {best:.2f} ms)"))
-        finally:
-            drop_postgres(args.postgres, name)
     cpu, rss = idle_server(args.idle_seconds)
     rows.append((f"idle CPU over {args.idle_seconds:.0f} s (serve, default schedules, 200 properties)", f"{cpu:.2f} %"))
     rows.append(("RSS at idle (serve)", f"{rss:.0f} MB"))

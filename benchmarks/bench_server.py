@@ -24,18 +24,16 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
-import psycopg
 from mcp import Client, StdioServerParameters
-from sqlalchemy.engine import make_url
 
 from heartbeat_mcp.plugins import load_packs
+from scratch import scratch_postgres  # benchmarks/, the script's own folder
 
 REPO = Path(__file__).resolve().parent.parent
 BARE_SERVER = "from mcp.server import MCPServer; MCPServer('bare').run()"
@@ -50,22 +48,6 @@ class Figures:
     rss_idle_mib: float = 0.0
     rss_after_cycles_mib: float | None = None
     cycles: list[tuple[int, float]] = field(default_factory=list)  # (checks run, seconds)
-
-
-def _admin(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_database(url: str) -> tuple[str, str]:
-    name = f"heartbeat_bench_server_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin(url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(url).set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(url: str, name: str) -> None:
-    with psycopg.connect(_admin(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def children_rss_mib() -> float:
@@ -176,8 +158,7 @@ def main() -> None:
     if not args.postgres:
         parser.error("--postgres URL is required (or set HEARTBEAT_TEST_POSTGRES_URL)")
 
-    url, name = create_database(args.postgres)
-    try:
+    with scratch_postgres(args.postgres) as url:
         env = {"HEARTBEAT_DATABASE_URL": url, "HEARTBEAT_LOG_LEVEL": "WARNING",
                **{k: os.environ[k] for k in ("HEARTBEAT_CHECKLIST", "HEARTBEAT_TIMEZONE") if k in os.environ}}
         for command in (["db", "upgrade"], ["seed", "--properties", str(args.properties)]):
@@ -194,8 +175,6 @@ def main() -> None:
                                                                cwd=str(REPO)),
                                          heartbeat=False, calls=args.calls, starts=args.starts))
         print(table(ours, bare, installed))
-    finally:
-        drop_database(args.postgres, name)
 
 
 if __name__ == "__main__":
