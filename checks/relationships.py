@@ -130,18 +130,19 @@ def relationship_scores(ctx: CheckContext) -> CheckResult:
 
     Interactions are domain.md's (checks.sql.interaction_totals), with the
     notes naming each contact kept in note_mentions rather than searched
-    for in every note of 30 days at each run (`_refresh_mentions`).
+    for in every note of 30 days at each run (`_read_new_notes`).
 
     No action items: a low score alone is not something to act on —
     cooling_relationships and contacts_needing_outreach turn scores and
     silence into actions. The report carries the number scored and the
     lowest-scoring key contacts (buyers, sellers, lawyers, attorneys,
-    lenders). Statements: one DELETE of expired snapshots; the mentions'
-    upkeep (two, and two more when some contacts' notes must be read again);
-    one read that scores every contact once and returns the changed scores,
-    the lowest key contacts and the count; then, when scores changed, one
-    INSERT of their snapshots and one UPDATE of scored_contacts, the values
-    sent back as one parameter.
+    lenders). Statements: one DELETE of expired snapshots; three to bring
+    the mentions up to date; one read that scores every contact once and
+    returns the changed scores, the lowest key contacts and the count; when
+    some contacts' notes must be read again, three more and a second read
+    of just their scores; then, when scores changed, one INSERT of their
+    snapshots and one UPDATE of scored_contacts, the values sent back as
+    one parameter. Five to eleven, whatever the portfolio's size.
     """
     session = session_of(ctx)
     session.execute(_expired_snapshots(ctx.now))
