@@ -2,13 +2,17 @@
 
 `Portfolio` inserts rows with sensible defaults relative to a fixed `now`;
 `run_check` runs one check handler the way the engine does (a session in a
-transaction, a CheckContext), and `count_statements` counts SQL statements.
+transaction, a CheckContext), `count_statements` counts SQL statements and
+`statements_small_and_large` compares a check's count on two portfolio
+sizes, and `run_together` runs a check as two replicas at the same moment.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -146,3 +150,57 @@ def count_statements(database: Database) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(database.engine, "before_cursor_execute", record)
+
+
+def one_agent_with(situation: Callable[[Portfolio, Agent], Any]) -> Callable[[int], Callable[[Portfolio], None]]:
+    """A portfolio of n times `situation`, all for one new agent: what `statements_small_and_large` grows."""
+    def portfolio_of(n: int) -> Callable[[Portfolio], None]:
+        def fill(p: Portfolio) -> None:
+            agent = p.agent()
+            for _ in range(n):
+                situation(p, agent)
+
+        return fill
+
+    return portfolio_of
+
+
+def statements_small_and_large(database: Database, handler: Any,
+                               portfolio_of: Callable[[int], Callable[[Portfolio], Any]], later: datetime = NOW,
+                               **setting_values: Any) -> tuple[int, int, CheckResult]:
+    """The statements a check issues on a portfolio of 3, and again (at `later`) with 30 more; the second result.
+
+    Set-based checks give the same count for both, whatever the rows.
+    """
+    build(database, portfolio_of(3))
+    with count_statements(database) as small:
+        run_check(database, handler, **setting_values)
+    build(database, portfolio_of(30))
+    with count_statements(database) as large:
+        result = run_check(database, handler, now=later, **setting_values)
+    return len(small), len(large), result
+
+
+def run_together(database: Database, handler: Any, before: str | tuple[str, ...],
+                 **setting_values: Any) -> list[CheckResult]:
+    """Two runs of a check in two transactions at once, as two replicas at the same moment.
+
+    Each run is held just before its first statement starting with
+    `before` (upper case) until the other arrives there too: both have read
+    the same state, and they then race to write it.
+    """
+    barrier = threading.Barrier(2, timeout=20)
+    arrived = threading.local()
+
+    def meet(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(before) and not getattr(arrived, "done", False):
+            arrived.done = True
+            barrier.wait()
+
+    event.listen(database.engine, "before_cursor_execute", meet)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs = [pool.submit(run_check, database, handler, **setting_values) for _ in range(2)]
+            return [run.result() for run in runs]
+    finally:
+        event.remove(database.engine, "before_cursor_execute", meet)

@@ -18,7 +18,7 @@ from heartbeat_mcp.database import Database
 from heartbeat_mcp.models import ActionItemRow
 from heartbeat_mcp.store import fingerprint
 from heartbeat_mcp.task import Priority
-from tests.factories import NOW, Portfolio, build, count_statements, days, run_check
+from tests.factories import NOW, Portfolio, build, days, run_check, statements_small_and_large
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -542,15 +542,9 @@ def _portfolio_of(n: int) -> Callable[[Portfolio], None]:
 
 @pytest.mark.parametrize("scoped", [False, True], ids=["every agent", "one agent"])
 def test_statement_count_does_not_grow_with_the_portfolio(database: Database, scoped: bool) -> None:
-    build(database, _portfolio_of(3))
-    scope = {"agent_id": build(database, lambda p: p.session.scalar(select(Agent.id)))} if scoped else {}
-    with count_statements(database) as small:
-        run_check(database, daily_digest, **scope)
+    scope = {"agent_id": build(database, lambda p: p.agent().id)} if scoped else {}
+    small, large, result = statements_small_and_large(database, daily_digest, _portfolio_of, **scope)
 
-    build(database, _portfolio_of(30))
-    with count_statements(database) as large:
-        result = run_check(database, daily_digest, **scope)
-
-    assert len(small) == len(large) == 3
+    assert small == large == 3
     assert result.data["counts"]["advances"] == 33
     assert result.data["counts"]["needs_attention"] == 33

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from checks.market import competitive_activity, market_shifts, price_changes, watchlist_matches
 from checks.schema import MarketWatchlist, Notification, Property, PropertySnapshot
 from heartbeat_mcp.database import Database
-from heartbeat_mcp.task import CheckResult, Priority
-from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check
+from heartbeat_mcp.task import Priority
+from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check, run_together
 
 SECOND = timedelta(seconds=1)
 
@@ -195,21 +194,7 @@ def test_two_runs_at_the_same_moment_count_each_match_once(postgres_url: str) ->
             (p.watchlist(p.agent(), {"city": city}).id, [p.property(city=city) for _ in range(3)])[0]
             for city in ("Austin", "Dallas")
         ])
-        both_read = threading.Barrier(2, timeout=30)
-
-        def hold_writes_until_both_have_read(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if statement.lstrip().upper().startswith("UPDATE MARKET_WATCHLISTS"):
-                both_read.wait()
-
-        event.listen(database.engine, "before_cursor_execute", hold_writes_until_both_have_read)
-        results: list[CheckResult] = []
-        threads = [threading.Thread(target=lambda: results.append(run_check(database, watchlist_matches)))
-                   for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        event.remove(database.engine, "before_cursor_execute", hold_writes_until_both_have_read)
+        results = run_together(database, watchlist_matches, "UPDATE MARKET_WATCHLISTS")
 
         assert len(results) == 2
         assert sorted(len(r.items) for r in results) == [0, 2]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from checks.portfolio import (
     contract_deadlines, high_score_no_action, pipeline_advancement, stale_properties, unsigned_contracts,
@@ -18,8 +16,11 @@ from checks.portfolio import (
 from checks.schema import STALE_AFTER_DAYS, ConversationHistory, Notification, Property
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.models import TaskConfig
-from heartbeat_mcp.task import CheckContext, CheckResult, HostInfo, Priority
-from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check, settings
+from heartbeat_mcp.task import CheckContext, HostInfo, Priority
+from tests.factories import (
+    NOW, Portfolio, build, by_subject, days, one_agent_with, run_check, run_together, settings,
+    statements_small_and_large,
+)
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -511,49 +512,15 @@ def test_another_agents_properties_never_appear(database: Database, handler: Any
     assert touched == {my_home}
 
 
-def _portfolio_of(n: int, situation: Any) -> Callable[[Portfolio], None]:
-    def fill(p: Portfolio) -> None:
-        agent = p.agent()
-        for _ in range(n):
-            situation(p, agent)
-
-    return fill
-
-
 @pytest.mark.parametrize(("handler", "situation"), CHECKS, ids=CHECK_IDS)
 def test_statement_count_does_not_grow_with_the_portfolio(database: Database, handler: Any, situation: Any) -> None:
-    build(database, _portfolio_of(3, situation))
-    with count_statements(database) as small:
-        run_check(database, handler)
+    small, large, result = statements_small_and_large(database, handler, one_agent_with(situation))
 
-    build(database, _portfolio_of(30, situation))
-    with count_statements(database) as large:
-        result = run_check(database, handler)
-
-    assert len(small) == len(large)
+    assert small == large
     assert len(result.items) + result.metrics["actions_taken"] >= 30
 
 
 # --- pipeline_advancement with two replicas on PostgreSQL ---------------------------
-
-
-def _race(database: Database) -> list[CheckResult]:
-    """Two runs in two transactions, released together just before their first UPDATE."""
-    barrier = threading.Barrier(2, timeout=20)
-    started = threading.local()
-
-    def meet_before_first_update(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE PROPERTIES") and not getattr(started, "done", False):
-            started.done = True
-            barrier.wait()
-
-    event.listen(database.engine, "before_cursor_execute", meet_before_first_update)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            runs = [pool.submit(run_check, database, pipeline_advancement) for _ in range(2)]
-            return [run.result() for run in runs]
-    finally:
-        event.remove(database.engine, "before_cursor_execute", meet_before_first_update)
 
 
 @pytest.mark.postgres
@@ -570,7 +537,7 @@ def test_two_replicas_at_the_same_moment_advance_and_notify_each_property_once(p
     for round_ in range(3):
         build(postgres, fill)
 
-        results = _race(postgres)
+        results = run_together(postgres, pipeline_advancement, "UPDATE PROPERTIES")
 
         assert sum(r.metrics["actions_taken"] for r in results) == 20
         moved = [move["property"] for r in results for move in r.data["advanced"]]

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from checks.predictive import closing_probabilities, deals_needing_attention, follow_up_queue, rescore_properties
 from checks.schema import Property, PropertySnapshot
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.task import CheckResult, Priority
-from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check
+from tests.factories import (
+    NOW, Portfolio, build, by_subject, count_statements, days, one_agent_with, run_check, run_together,
+    statements_small_and_large,
+)
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -630,49 +631,15 @@ def test_another_agents_properties_never_appear(database: Database, handler: Any
     assert touched and touched <= my_homes
 
 
-def _portfolio_of(n: int, situation: Any) -> Callable[[Portfolio], None]:
-    def fill(p: Portfolio) -> None:
-        agent = p.agent()
-        for _ in range(n):
-            situation(p, agent)
-
-    return fill
-
-
 @pytest.mark.parametrize(("handler", "situation"), CHECKS, ids=CHECK_IDS)
 def test_statement_count_does_not_grow_with_the_portfolio(database: Database, handler: Any, situation: Any) -> None:
-    build(database, _portfolio_of(3, situation))
-    with count_statements(database) as small:
-        run_check(database, handler)
+    small, large, result = statements_small_and_large(database, handler, one_agent_with(situation), later=NOW + MINUTE)
 
-    build(database, _portfolio_of(30, situation))
-    with count_statements(database) as large:
-        result = run_check(database, handler, now=NOW + MINUTE)
-
-    assert len(small) == len(large)
+    assert small == large
     assert result.metrics["rows_examined"] >= 30
 
 
 # --- two replicas on PostgreSQL -----------------------------------------------------
-
-
-def _race(database: Database, handler: Any, first_write: tuple[str, ...]) -> list[CheckResult]:
-    """Two runs in two transactions, released together just before their first write."""
-    barrier = threading.Barrier(2, timeout=20)
-    started = threading.local()
-
-    def meet_before_first_write(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(first_write) and not getattr(started, "done", False):
-            started.done = True
-            barrier.wait()
-
-    event.listen(database.engine, "before_cursor_execute", meet_before_first_write)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            runs = [pool.submit(run_check, database, handler) for _ in range(2)]
-            return [run.result() for run in runs]
-    finally:
-        event.remove(database.engine, "before_cursor_execute", meet_before_first_write)
 
 
 @pytest.mark.postgres
@@ -685,7 +652,7 @@ def test_two_replicas_rescore_each_property_once(postgres: Database) -> None:
     for round_ in range(3):
         build(postgres, fill)
 
-        results = _race(postgres, rescore_properties, ("UPDATE PROPERTIES",))
+        results = run_together(postgres, rescore_properties, "UPDATE PROPERTIES")
 
         rescored = [entry["property"] for r in results for entry in r.data["rescored"]]
         assert len(rescored) == len(set(rescored)) == 20
@@ -709,8 +676,8 @@ def test_two_replicas_record_each_probability_once_and_report_each_drop_once(pos
         dropped, unseen = build(postgres, fill)
         recorded |= dropped | unseen
 
-        results = _race(postgres, closing_probabilities,
-                        ("INSERT INTO PROPERTY_SNAPSHOTS", "UPDATE PROPERTY_SNAPSHOTS"))
+        results = run_together(postgres, closing_probabilities,
+                               ("INSERT INTO PROPERTY_SNAPSHOTS", "UPDATE PROPERTY_SNAPSHOTS"))
 
         reported = [item.subject for r in results for item in r.items]
         assert sorted(reported) == sorted(f"property:{pid}" for pid in dropped), f"round {round_}"

@@ -18,7 +18,9 @@ from checks.schema import (
 from checks.seed import seed_portfolio
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.task import CheckResult, Priority
-from tests.factories import NOW, Portfolio, build, by_subject, count_statements, days, run_check
+from tests.factories import (
+    NOW, Portfolio, build, by_subject, days, one_agent_with, run_check, statements_small_and_large,
+)
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -586,26 +588,11 @@ def test_another_agents_contacts_never_appear(database: Database, handler: Any, 
     assert _findings(database, result) == my_contacts
 
 
-def _portfolio_of(n: int, situation: Any) -> Callable[[Portfolio], None]:
-    def fill(p: Portfolio) -> None:
-        agent = p.agent()
-        for _ in range(n):
-            situation(p, agent)
-
-    return fill
-
-
 @pytest.mark.parametrize(("handler", "situation"), CHECKS, ids=CHECK_IDS)
 def test_statement_count_does_not_grow_with_the_portfolio(database: Database, handler: Any, situation: Any) -> None:
-    build(database, _portfolio_of(3, situation))
-    with count_statements(database) as small:
-        run_check(database, handler)
+    small, large, result = statements_small_and_large(database, handler, one_agent_with(situation), later=NOW + MINUTE)
 
-    build(database, _portfolio_of(30, situation))
-    with count_statements(database) as large:
-        result = run_check(database, handler, now=NOW + MINUTE)
-
-    assert len(small) == len(large) == STATEMENTS[handler.__name__]
+    assert small == large == STATEMENTS[handler.__name__]
     assert len(result.items) + result.data.get("contacts_scored", 0) >= 30
 
 

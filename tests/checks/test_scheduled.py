@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from checks.scheduled import (
     deliver_notifications, due_reminders, next_run_after, recurring_tasks, task_completion_triggers,
 )
 from checks.schema import Notification, ScheduledTask
 from heartbeat_mcp.database import Database
-from heartbeat_mcp.task import CheckResult, Priority
-from tests.factories import NOW, Portfolio, build, count_statements, days, run_check
+from heartbeat_mcp.task import Priority
+from tests.factories import NOW, Portfolio, build, days, run_check, run_together, statements_small_and_large
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -304,43 +302,20 @@ def _portfolio_of(n: int) -> Callable[[Portfolio], None]:
 
 @pytest.mark.parametrize("handler", [due_reminders, recurring_tasks, task_completion_triggers])
 def test_statement_count_does_not_grow_with_the_number_of_tasks(database: Database, handler: Any) -> None:
-    build(database, _portfolio_of(3))
-    with count_statements(database) as small:
-        run_check(database, handler)
+    small, large, result = statements_small_and_large(database, handler, _portfolio_of, later=NOW + MINUTE)
 
-    build(database, _portfolio_of(30))
-    with count_statements(database) as large:
-        result = run_check(database, handler, now=NOW + MINUTE)
-
-    assert len(small) == len(large) == 3
+    assert small == large == 3
     assert result.metrics["actions_taken"] >= 30
 
 
 # --- exactly once with two replicas on PostgreSQL -----------------------------------
 
 
-def _race(database: Database, handler: Any) -> list[CheckResult]:
-    """Run the check in two transactions at once; both have read the due tasks before either claims."""
-    barrier = threading.Barrier(2, timeout=20)
-
-    def both_read_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE SCHEDULED_TASKS"):
-            barrier.wait()
-
-    event.listen(database.engine, "before_cursor_execute", both_read_first)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            runs = [pool.submit(run_check, database, handler) for _ in range(2)]
-            return [run.result() for run in runs]
-    finally:
-        event.remove(database.engine, "before_cursor_execute", both_read_first)
-
-
 @pytest.mark.parametrize(("handler", "due"), [(due_reminders, 40), (recurring_tasks, 20), (task_completion_triggers, 20)])
 def test_two_replicas_at_the_same_moment_notify_each_task_exactly_once(postgres: Database, handler: Any, due: int) -> None:
     build(postgres, _portfolio_of(20))
 
-    results = _race(postgres, handler)
+    results = run_together(postgres, handler, "UPDATE SCHEDULED_TASKS")
 
     assert sorted(r.metrics["actions_taken"] for r in results) == [0, due]
     ids = notified_task_ids(postgres)
@@ -410,18 +385,7 @@ def test_a_channel_that_keeps_failing_is_a_high_system_alert(database: Database)
 
 def test_two_replicas_hand_each_notification_on_exactly_once(postgres: Database) -> None:
     build(postgres, lambda p: [p.notification(message=f"Advance {i}.") for i in range(20)])
-    barrier = threading.Barrier(2, timeout=20)
-
-    def both_read_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO HEARTBEAT_NOTIFICATIONS"):
-            barrier.wait()
-
-    event.listen(postgres.engine, "before_cursor_execute", both_read_first)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            runs = [pool.submit(run_check, postgres, deliver_notifications, webhook_url=WEBHOOK_URL) for _ in range(2)]
-            results = [run.result() for run in runs]
-    finally:
-        event.remove(postgres.engine, "before_cursor_execute", both_read_first)
+    results = run_together(postgres, deliver_notifications, "INSERT INTO HEARTBEAT_NOTIFICATIONS",
+                           webhook_url=WEBHOOK_URL)
     assert sum(r.metrics["actions_taken"] for r in results) == 20
     assert sorted(n.message for n in outbox(postgres)) == sorted(f"Advance {i}." for i in range(20))
