@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, literal, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from checks.registry import EVERY_15_MINUTES, MARKET, check
 from checks.schema import MarketWatchlist, Notification, Property, PropertySnapshot
 from checks.spoken import spoken_number, spoken_percent, spoken_price
 from checks.sql import in_scope, open_property
+from heartbeat_mcp.database import insert_with_conflicts
 from heartbeat_mcp.report import plural, spoken_list
 from heartbeat_mcp.sqltypes import UTCDateTime
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
@@ -455,9 +455,8 @@ def _record_first_observations(ctx: CheckContext) -> None:
                literal(ctx.now, UTCDateTime()))
         .where(~select(PropertySnapshot.id).where(PropertySnapshot.property_id == Property.id).exists())
     ))
-    dialect = postgresql if ctx.session.get_bind().dialect.name == "postgresql" else sqlite
     ctx.session.execute(
-        dialect.insert(PropertySnapshot.__table__)
+        insert_with_conflicts(ctx.session, PropertySnapshot.__table__)
         .from_select(["property_id", "price", "deal_score", "observed_at", "updated_at"], unseen)
         .on_conflict_do_nothing(index_elements=["property_id"])
     )

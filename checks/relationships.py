@@ -27,7 +27,6 @@ from sqlalchemy import (
     Float, Integer, Select, and_, case, cast, delete, exists, func, literal, null, or_, select, true, tuple_,
     union_all, update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.registry import HOURLY, RELATIONSHIPS, check
 from checks.scheduled import open_tasks, task_about, task_title
@@ -41,6 +40,7 @@ from checks.sql import (
     json_from, json_rows, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
     session_of, utc,
 )
+from heartbeat_mcp.database import insert_with_conflicts
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 
 SNAPSHOT_DAYS = 2
@@ -239,7 +239,7 @@ def _read_notes_again(session: Any, now: datetime, contacts: Select[Any], newest
     """
     recorded = select(Contact.id, Contact.property_id, func.lower(Contact.name),
                       _nth_latest_snapshot(_snapshot.score, 0)).where(Contact.id.in_(contacts))
-    upsert = _dialect(session).insert(_scored.__table__).from_select(
+    upsert = insert_with_conflicts(session, _scored.__table__).from_select(
         ["contact_id", "property_id", "name", "score"], recorded)
     session.execute(upsert.on_conflict_do_update(
         index_elements=["contact_id"], set_={"property_id": upsert.excluded.property_id, "name": upsert.excluded.name}))
@@ -253,18 +253,13 @@ def _insert_mentions(session: Any, found: Select[Any]) -> None:
     """INSERT the mentions `found` (named_in_notes' rows) that are not known yet."""
     mentions = found.subquery("found")
     session.execute(
-        _dialect(session).insert(NoteMention.__table__)
+        insert_with_conflicts(session, NoteMention.__table__)
         .from_select(["note_id", "contact_id", "mentioned_at", "is_response"],
                      select(mentions.c.note_id, mentions.c.contact_id, mentions.c.at, mentions.c.is_response)
                      # SQLite would read ON CONFLICT as a join's ON without a WHERE before it.
                      .where(true()))
         .on_conflict_do_nothing(index_elements=["note_id", "contact_id"])
     )
-
-
-def _dialect(session: Any) -> Any:
-    """The dialect module whose INSERT knows ON CONFLICT."""
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 # --- scores ---------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, insert, literal, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from heartbeat_mcp.database import insert_with_conflicts
 from heartbeat_mcp.models import ActionItemRow, Delivery, OutboxNotification, Replica
 from heartbeat_mcp.policy import QuietHours, RepeatIntervals
 from heartbeat_mcp.registry import spoken_task
@@ -256,9 +256,8 @@ def enqueue_from(session: Session, policy: AlertPolicy, source: Select[Any], now
         _held_unless_urgent(sub.c.priority, held), literal(not policy.enabled), literal(now, UTCDateTime()),
     ).where(true())  # SQLite reads "ON CONFLICT" after a bare FROM as a join condition; a WHERE ends the FROM
 
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(OutboxNotification)
+        insert_with_conflicts(session, OutboxNotification)
         .from_select(["kind", "priority", "title", "message", "data", "dedupe_key", "held_until", "suppressed",
                       "created_at"], values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])

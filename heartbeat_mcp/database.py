@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -208,3 +210,14 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_with_conflicts(session: Session, target: Any) -> Any:
+    """An INSERT into `target` that takes ON CONFLICT clauses, in the dialect of the session's database.
+
+    Both dialects spell ON CONFLICT alike, but each has its own INSERT
+    construct; writes that replicas or overlapping checks may race on pick
+    it here.
+    """
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(target)

@@ -17,10 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Boolean, bindparam, case, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from heartbeat_mcp.database import insert_with_conflicts
 from heartbeat_mcp.models import ActionItemRow, Delivery, EngineState, OutboxNotification, TaskConfig, TaskRun
 from heartbeat_mcp.schedule import EVERY_CYCLE
 from heartbeat_mcp.sqltypes import UTCDateTime
@@ -81,9 +80,7 @@ def insert_missing(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
     """INSERT … ON CONFLICT DO NOTHING: replicas starting together create each row once."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert_(model).on_conflict_do_nothing(), rows)
+    session.execute(insert_with_conflicts(session, model).on_conflict_do_nothing(), rows)
 
 
 def set_engine_paused(session: Session, now: datetime, paused: bool, until: datetime | None) -> None:
