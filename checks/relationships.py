@@ -2,7 +2,7 @@
 
 The contacts watched are those of properties that are not complete (a closed
 deal's lawyer is not a relationship to nurse), limited to HEARTBEAT_AGENT_ID's
-portfolio when it is set. An interaction is domain.md's (checks.sql.interactions):
+portfolio when it is set. An interaction is domain.md's (checks.sql.interaction_totals):
 a note on the contact's property naming them, a contract linked to them, an
 offer they made as buyer. Interactions dated after `now` have not happened
 yet and are ignored everywhere.
@@ -10,12 +10,13 @@ yet and are ignored everywhere.
 The name-in-note scan behind interactions is the expensive part: every check
 that needs it bounds it in time — scores look 30 days back, outreach 14 days
 (90 for the "last heard from" in its message, and only for the contacts it
-reports) — and only over contacts of open properties. Scores read every
-interaction of the period in one pass (checks.sql.interactions); outreach
-only asks, per contact, whether there was one (checks.sql.no_interaction),
-which stops at the first it finds. Each check issues a fixed number of
-statements whatever the portfolio size; scores are computed and written by
-one INSERT … SELECT, so nothing is written row by row.
+reports) — and only over contacts of open properties. Scores match each new
+note once and keep the matches (note_mentions), then total every contact's
+interactions of the period in one pass (checks.sql.interaction_totals);
+outreach only asks, per contact, whether there was one
+(checks.sql.no_interaction), which stops at the first it finds. Each check
+issues a fixed number of statements whatever the portfolio size, and writes
+set-based: nothing is written row by row.
 """
 
 from __future__ import annotations

@@ -280,7 +280,7 @@ def _linked_by_table() -> list[tuple[str, list[tuple[Any, Any, Any]]]]:
 def last_interaction(since: Any = None, until: Any = None) -> ColumnElement[datetime]:
     """A contact's latest interaction from `since` to `until` (both included), correlated to `contacts`.
 
-    NULL when there is none. The rule of `interactions`, for a handful of
+    NULL when there is none. The rule of `interaction_totals`, for a handful of
     contacts: one index lookup per kind and contact — the notes of the
     contact's property on (property_id, created_at), contracts and offers
     on the contact's id.
@@ -304,7 +304,7 @@ def no_interaction(since: Any = None, until: Any = None, after: Any = None) -> C
 
     `since` and `until` are included, `after` is not (each optional).
 
-    The rule of `interactions`, asked per contact and kind as NOT EXISTS:
+    The rule of `interaction_totals`, asked per contact and kind as NOT EXISTS:
     a lookup stops at the first interaction it finds — the contracts and
     offers on the contact's id first, then the notes of the contact's
     property through (property_id, created_at) — and PostgreSQL can turn
