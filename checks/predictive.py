@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Float, Integer, Select, Subquery, and_, case, cast, func, literal, or_, select, true, union_all,
-    update,
+    ColumnElement, Float, Integer, Select, String, Subquery, and_, case, cast, func, literal, or_, select, true,
+    union_all, update,
 )
 
 from checks.market import _record_first_observations
@@ -33,8 +33,8 @@ from checks.schema import (
 )
 from checks.spoken import spoken_days
 from checks.sql import (
-    active_since, activity_count, activity_counts, count_of, days_between, in_scope, json_list_length, json_rows,
-    last_activity, open_property, rounded, session_of, utc,
+    active_since, activity_tallies, count_of, days_between, in_scope, json_list_length, json_rows,
+    last_activity, open_property, own_activity, rounded, session_of, utc,
 )
 from heartbeat_mcp.report import spoken_list
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
@@ -142,45 +142,50 @@ _BUILDS_ON = {"no_buyer_while_waiting": ("buyer",)}
 def _read_facts(now: datetime, names: list[str], among: Select[Any] | None) -> tuple[dict[str, Any], list[Any]]:
     """The value of each named fact (and of those they build on), and the grouped passes to join for them.
 
-    Facts of one source are read together: one grouped pass per source, or
-    with `among` one lookup per fact and deal.
+    One grouped pass per table: the facts of a source together, and the
+    activity counts of a table the facts read anyway (contracts, offers)
+    in the same pass; the busy activity tables (notes, conversations) in a
+    pass of their own over the period. Limited to the properties of `among`
+    when given.
     """
     base = sorted({needed for name in names for needed in _BUILDS_ON.get(name, ())} - set(names))
-    by_source: dict[str, list[str]] = {}
+    # Per pass: what it reads, the rows it keeps, and its aggregates by name.
+    passes: dict[str, tuple[Any, list[ColumnElement[bool]], dict[str, Any]]] = {}
+    facts: list[str] = []
     by_period: dict[timedelta, list[str]] = {}
     for name in [*base, *names]:
         if name in _FACTS:
-            by_source.setdefault(_FACTS[name][0], []).append(name)
+            source = _FACTS[name][0]
+            rows = passes.setdefault(source, (_SOURCES[source](now), [], {}))[0]
+            passes[source][2][name] = _FACTS[name][1](rows, now)
+            facts.append(name)
         elif name in _ACTIVITY_FACTS:
             by_period.setdefault(_ACTIVITY_FACTS[name][0], []).append(name)
-    values: dict[str, Any] = {}
-    joins = []
-    for source, members in by_source.items():
-        rows = _SOURCES[source](now)
-        owner = rows.c.property_id
-        if among is None:
-            grouped = (select(owner, *(_FACTS[name][1](rows, now).label(name) for name in members))
-                       .select_from(rows).group_by(owner).subquery(f"{source}_facts"))
-            joins.append(grouped)
-            values.update({name: _FACTS[name][2](grouped.c[name]) for name in members})
-        else:
-            values.update({
-                name: _FACTS[name][2](select(_FACTS[name][1](rows, now)).select_from(rows)
-                                      .where(owner == Property.id).scalar_subquery())
-                for name in members
-            })
+    # Per activity fact: the passes and columns holding its count, and the property's own creation.
+    tallied: dict[str, tuple[list[tuple[str, str]], Any]] = {}
     for period, members in by_period.items():
         since = utc(now - period)
         conditions = {name: _ACTIVITY_FACTS[name][1](now) for name in members}
-        if among is None:
-            counted = activity_counts(since, conditions, label=f"activity_{period.days}_days")
-            joins.append(counted)
-            counts = {name: func.coalesce(counted.c[name], 0) for name in members}
-        else:
-            counts = {name: activity_count(since, condition) for name, condition in conditions.items()}
-        values.update({name: _ACTIVITY_FACTS[name][2](counts[name]) for name in members})
+        for tally in activity_tallies(since, conditions):
+            table = tally.owner.table.name
+            if table not in passes or passes[table][1]:
+                table = f"activity_{period.days}_days_{table}"
+                passes[table] = (tally.owner.table, [tally.in_period], {})
+            for name, count in tally.counts.items():
+                passes[table][2][name] = count
+                tallied.setdefault(name, ([], own_activity(since, conditions[name])))[0].append((table, name))
+    joins = {}
+    for label, (rows, where, aggregates) in passes.items():
+        owner = rows.c.property_id
+        joins[label] = (select(owner, *(aggregate.label(name) for name, aggregate in aggregates.items()))
+                        .select_from(rows).where(*where, *([owner.in_(among)] if among is not None else []))
+                        .group_by(owner).subquery(f"{label}_facts"))
+    values: dict[str, Any] = {name: _FACTS[name][2](joins[_FACTS[name][0]].c[name]) for name in facts}
+    for name, (columns, own) in tallied.items():
+        count = sum((func.coalesce(joins[label].c[column], 0) for label, column in columns), own)
+        values[name] = _ACTIVITY_FACTS[name][2](count)
     values.update({name: _DERIVED[name](values, now) for name in names if name in _DERIVED})
-    return values, joins
+    return values, list(joins.values())
 
 
 def _open_deals(ctx: CheckContext, facts: Iterable[str], *where: ColumnElement[bool],
@@ -195,12 +200,11 @@ def _open_deals(ctx: CheckContext, facts: Iterable[str], *where: ColumnElement[b
     what matters is that the agent can reach them. Activity is domain.md's,
     read for the weeks the rule looks at.
 
-    Over the whole portfolio each source is read in one grouped pass (one
-    row per property, every fact of that source at once) and joined back by
-    property_id: far less work than a lookup per deal and fact. `among`
-    (property ids) is for a handful of deals: each fact is then one lookup
-    per deal through the property_id indexes, which no misjudged row count
-    can turn into a scan of the portfolio per deal.
+    Each source is read in one grouped pass (one row per property, every
+    fact of that source at once) and joined back by property_id: far less
+    work than a lookup per deal and fact. `among` (property ids) is for a
+    handful of deals: each pass then reads only their rows, through the
+    property_id indexes.
 
     OFFSET 0 keeps the databases from inlining this subquery into the
     formulas built on it: inlined, every mention of a fact computed per row
@@ -268,31 +272,51 @@ def rescore_properties(ctx: CheckContext) -> CheckResult:
     on; engagement says the agent is on it. Grades: A ≥ 80, B ≥ 60, C ≥ 40,
     D ≥ 20, else F, from the rounded score.
 
-    One UPDATE … FROM the computed scores, touching only rows whose score or
-    grade differs: a re-run writes nothing, and of two concurrent runs the
-    second finds (after the first's row locks) nothing left to change.
+    One read computes every score and returns only the properties whose
+    score or grade differs (and the count of all), then one UPDATE … FROM
+    those values, sent back, touches only rows that still differ: a re-run
+    writes nothing, and of two concurrent runs the second finds (after the
+    first's row locks) nothing left to change. Reading first lets
+    PostgreSQL plan the heavy part as a query (in parallel where it can),
+    and the write joins a few rows instead of the whole portfolio.
     updated_at is not touched: it means a status change. No action items:
     the scores feed closing_probabilities, follow_up_queue and
-    high_score_no_action. Statements: one count, one UPDATE.
+    high_score_no_action. Statements: one read, then the UPDATE when a
+    score or grade changed.
     """
     session = session_of(ctx)
     deal = _open_deals(ctx, _SCORE_FACTS)
     # OFFSET 0: the score is computed once per property, not again for the grade and for each comparison.
-    scored = select(deal.c.id, _deal_score(deal).label("score")).offset(0).subquery("scored")
-    graded = select(scored.c.id, scored.c.score, _grade(scored.c.score).label("grade")).subquery("graded")
-    rescored = session.execute(
-        update(Property)
-        .where(Property.id == graded.c.id,
-               or_(Property.deal_score.is_distinct_from(graded.c.score),
-                   Property.score_grade.is_distinct_from(graded.c.grade)))
-        .values(deal_score=graded.c.score, score_grade=graded.c.grade)
-        .returning(Property.id, Property.deal_score, Property.score_grade)
-        .execution_options(synchronize_session=False)
+    scored = select(deal.c.id, deal.c.deal_score, deal.c.score_grade, _deal_score(deal).label("score")
+                    ).offset(0).subquery("scored")
+    graded = select(scored, _grade(scored.c.score).label("grade"), func.count().over().label("examined"),
+                    func.min(scored.c.id).over().label("first_id")).subquery("graded")
+    # Only the properties whose score or grade changed come back (and one more, for the count).
+    differs = or_(graded.c.deal_score.is_distinct_from(graded.c.score),
+                  graded.c.score_grade.is_distinct_from(graded.c.grade))
+    rows = session.execute(
+        select(graded.c.id, graded.c.score, graded.c.grade, graded.c.examined, differs.label("changed"))
+        .where(or_(differs, graded.c.id == graded.c.first_id))
     ).all()
+    changed = [(row.id, row.score, row.grade) for row in rows if row.changed]
+    rescored: list[Any] = []
+    if changed:
+        # The values just computed, sent back rather than computed again; rounded again, as computed.
+        written = json_rows(session, "written", {"property_id": Integer(), "score": Float(), "grade": String()},
+                            changed)
+        score = rounded(written.c.score)
+        rescored = session.execute(
+            update(Property)
+            .where(Property.id == written.c.property_id,
+                   or_(Property.deal_score.is_distinct_from(score),
+                       Property.score_grade.is_distinct_from(written.c.grade)))
+            .values(deal_score=score, score_grade=written.c.grade)
+            .returning(Property.id, Property.deal_score, Property.score_grade)
+            .execution_options(synchronize_session=False)
+        ).all()
     rescored.sort()
     return CheckResult(
-        metrics={"rows_examined": count_of(session, in_scope(select(Property.id).where(open_property()), ctx)),
-                 "actions_taken": len(rescored)},
+        metrics={"rows_examined": rows[0].examined if rows else 0, "actions_taken": len(rescored)},
         data={"rescored": [{"property": pid, "score": score, "grade": grade}
                            for pid, score, grade in rescored[:LISTED]]},
     )

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean, ColumnElement, Float, Integer, Numeric, Select, Subquery, Text, and_, case, cast, column, exists, func,
@@ -371,7 +371,7 @@ def activity_events(since: Any) -> Subquery:
     own creation, read for the period only (the busiest tables have a
     (created_at, property_id) index for it). No upper bound, like
     `last_activity`. For existence tests (`active_since`); counts per
-    property come from `activity_counts`.
+    property come from `activity_tallies`.
     """
     parts = [select(owner.label("property_id"), column.label("at")).where(column >= since, owner.is_not(None))
              for column, owner in ACTIVITY_TIMES]
@@ -386,56 +386,43 @@ def _activity_by_table() -> list[tuple[Any, list[Any]]]:
             for parts in (list(group) for _, group in groupby(ACTIVITY_TIMES, key=lambda part: part[1].table.name))]
 
 
-def activity_counts(since: Any, conditions: dict[str, Callable[[Any], ColumnElement[bool]]],
-                    label: str = "activity_counts") -> Subquery:
-    """Per property with activity at or after `since`: how many of its events meet each named condition.
+class ActivityTally(NamedTuple):
+    """How one table's rows count towards its property's activity counts (`activity_tallies`)."""
 
-    Columns: property_id and one count per condition (a function of the
-    event's time). Events are `activity_events`'; each table is read once
-    for the period and grouped by property as it is read — along its
-    (property_id, …) index on SQLite, by hashing on PostgreSQL, where the
-    row counts per table are known — then the tables' counts are added up.
+    owner: Any  # the column naming the property
+    counts: dict[str, ColumnElement[int]]  # per condition, the aggregate counting the table's events that meet it
+    in_period: ColumnElement[bool]  # whether a row has an event in the period: the WHERE of a pass for them alone
+
+
+def activity_tallies(since: Any, conditions: dict[str, Callable[[Any], ColumnElement[bool]]]) -> list[ActivityTally]:
+    """How many of each property's events at or after `since` meet each named condition (a function of the time).
+
+    One tally per table of `activity_events`: aggregates to compute in a
+    pass over the table grouped by property (the caller's, so that a table
+    it already groups for other facts is read once), and the row condition
+    that limits such a pass to the period — along the (property_id, …)
+    index on SQLite, by hashing on PostgreSQL. Each pass is joined to the
+    properties on its own: adding the tables' counts up per property row
+    costs nothing, where regrouping their union would hash every (table,
+    property) pair once more. The property's own creation is counted by
+    `own_activity`.
     """
-    def tally(columns: list[Any], condition: Callable[[Any], ColumnElement[bool]]) -> Any:
-        return sum((case((and_(column >= since, condition(column)), 1), else_=0) for column in columns),
-                   literal(0))
-
-    parts = [
-        select(owner.label("property_id"),
-               *(func.sum(tally(columns, condition)).label(name) for name, condition in conditions.items()))
-        .where(owner.is_not(None), or_(*(by_owner_index(column) >= since for column in columns)))
-        .group_by(owner)
+    return [
+        ActivityTally(owner, {name: func.sum(_tally(since, columns, condition))
+                              for name, condition in conditions.items()},
+                      and_(owner.is_not(None), or_(*(by_owner_index(column) >= since for column in columns))))
         for owner, columns in _activity_by_table()
     ]
-    parts.append(select(Property.id.label("property_id"),
-                        *(tally([Property.created_at], condition).label(name)
-                          for name, condition in conditions.items()))
-                 .where(Property.created_at >= since))
-    counted = union_all(*parts).subquery("counted")
-    return (
-        select(counted.c.property_id, *(func.sum(counted.c[name]).label(name) for name in conditions))
-        .group_by(counted.c.property_id)
-        .subquery(label)
-    )
 
 
-def activity_count(since: Any, condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[int]:
-    """How many of a property's events at or after `since` meet `condition`, correlated to `properties`.
+def own_activity(since: Any, condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[int]:
+    """1 when the property's own creation is an event at or after `since` meeting `condition`, else 0."""
+    return _tally(since, [Property.created_at], condition)
 
-    The count of `activity_counts` for one property: a lookup per table
-    through its property_id index, for a handful of properties.
-    """
-    def inside(column: Any) -> ColumnElement[bool]:
-        return and_(column >= since, condition(column))
 
-    per_table = [
-        func.coalesce(
-            select(func.sum(sum((case((inside(column), 1), else_=0) for column in columns), literal(0))))
-            .where(owner == Property.id, or_(*(column >= since for column in columns))).scalar_subquery(),
-            0)
-        for owner, columns in _activity_by_table()
-    ]
-    return sum(per_table, case((inside(Property.created_at), 1), else_=0))
+def _tally(since: Any, columns: list[Any], condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[int]:
+    """How many of a row's times are at or after `since` and meet `condition`."""
+    return sum((case((and_(column >= since, condition(column)), 1), else_=0) for column in columns), literal(0))
 
 
 def active_since(since: Any) -> ColumnElement[bool]:
@@ -606,9 +593,10 @@ def json_rows(session: Session, name: str, columns: dict[str, Any], rows: list[t
 
 
 __all__ = [
-    "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "active_since", "activity_count", "activity_counts",
+    "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "ActivityTally", "active_since", "activity_tallies",
     "activity_events", "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
     "interaction_totals", "json_from", "json_list_length", "json_object", "json_rows", "json_value",
     "last_activity", "last_interaction", "latest_present", "named_in_notes", "no_interaction",
-    "notification_in_scope", "open_property", "quiet_before", "rounded", "rounded_exactly", "session_of", "utc",
+    "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
+    "session_of", "utc",
 ]
