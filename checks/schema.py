@@ -142,7 +142,8 @@ class Contact(RealtorBase):
     email: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_contacts_property", "property_id"),)
+    # With the role, grouping contacts by property for their roles reads the index alone.
+    __table_args__ = (Index("ix_contacts_property_role", "property_id", "role"),)
 
 
 class Contract(RealtorBase):
