@@ -34,7 +34,7 @@ from checks.schema import (
 from checks.spoken import spoken_days
 from checks.sql import (
     active_since, activity_tallies, count_of, days_between, in_scope, json_list_length, json_rows,
-    last_activity, open_property, own_activity, rounded, session_of, utc,
+    last_activity, latest_event, open_property, own_activity, rounded, session_of, utc,
 )
 from heartbeat_mcp.report import spoken_list
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
@@ -104,6 +104,8 @@ _FACTS: dict[str, tuple[str, Callable[[Any, datetime], Any], Callable[[Any], Col
                                                  Contract.created_at < now - UNSIGNED_AFTER),
                           lambda v: func.coalesce(v, 0) > 0),
     "buyer": ("contacts", lambda rows, now: _any(Contact.role == "buyer"), lambda v: func.coalesce(v, 0) > 0),
+    "latest_contract_event": ("contracts", lambda rows, now: latest_event("contracts"), lambda v: v),
+    "latest_offer_event": ("offers", lambda rows, now: latest_event("offers"), lambda v: v),
 }
 
 
@@ -132,11 +134,13 @@ def _follow_ups_overdue(now: datetime) -> Any:
 
 # Facts about the property itself, given the values of the facts they build on.
 _DERIVED: dict[str, Callable[[dict[str, Any], datetime], ColumnElement[Any]]] = {
-    "last_activity": lambda facts, now: last_activity(),
+    # Contracts and offers are grouped by property anyway: their latest times come from those passes.
+    "last_activity": lambda facts, now: last_activity(known={"contracts": facts["latest_contract_event"],
+                                                             "offers": facts["latest_offer_event"]}),
     "follow_up_overdue": lambda facts, now: Property.id.in_(_follow_ups_overdue(now)),
     "no_buyer_while_waiting": lambda facts, now: and_(Property.status == "waiting_for_contracts", ~facts["buyer"]),
 }
-_BUILDS_ON = {"no_buyer_while_waiting": ("buyer",)}
+_BUILDS_ON = {"no_buyer_while_waiting": ("buyer",), "last_activity": ("latest_contract_event", "latest_offer_event")}
 
 
 def _read_facts(now: datetime, names: list[str], among: Select[Any] | None) -> tuple[dict[str, Any], list[Any]]:

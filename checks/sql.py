@@ -8,7 +8,7 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import groupby
 from typing import Any, NamedTuple
@@ -127,7 +127,8 @@ ACTIVITY_TIMES = (
 )
 
 
-def last_activity(property_: type[Property] | Any = Property) -> ColumnElement[datetime]:
+def last_activity(property_: type[Property] | Any = Property,
+                  known: Mapping[str, ColumnElement[datetime]] | None = None) -> ColumnElement[datetime]:
     """A property's latest activity (domain.md), as a correlated expression.
 
     The latest of its conversation_history rows, its notes, its contracts'
@@ -136,16 +137,36 @@ def last_activity(property_: type[Property] | Any = Property) -> ColumnElement[d
     property_id: a contract's three times are read from the same row. For
     the few properties a check reports, or when a lookup per property is
     what the plan needs; over a whole period `activity_events` is cheaper.
+
+    `known` gives, by table name, the latest time of the property's events
+    there (NULL when it has none) that the caller already reads in a pass
+    grouped by property (`latest_event`): those tables are not looked up.
+    For a small table the caller groups anyway, cheaper than a lookup per
+    property.
     """
     pid, created = property_.id, property_.created_at
+    given = known or {}
 
-    def latest(owner: Any, first: Any, *others: Any) -> Any:
-        row_latest = (greatest(first, *(func.coalesce(other, first) for other in others), type_=UTCDateTime())
-                      if others else first)
-        return func.coalesce(select(func.max(row_latest)).where(owner == pid).scalar_subquery(), created)
+    def latest(owner: Any, columns: list[Any]) -> Any:
+        found = given.get(owner.table.name)
+        if found is None:
+            found = select(func.max(_row_latest(columns))).where(owner == pid).scalar_subquery()
+        return func.coalesce(found, created)
 
-    return greatest(created, *(latest(owner, *columns) for owner, columns in _activity_by_table()),
+    return greatest(created, *(latest(owner, columns) for owner, columns in _activity_by_table()),
                     type_=UTCDateTime())
+
+
+def latest_event(table: str) -> ColumnElement[datetime]:
+    """The latest activity time of a group of `table`'s rows (an aggregate), for `last_activity(known=…)`."""
+    return func.max(_row_latest(dict((owner.table.name, columns) for owner, columns in _activity_by_table())[table]))
+
+
+def _row_latest(columns: list[Any]) -> ColumnElement[datetime]:
+    """The latest of a row's activity times: the first is never NULL, the others may be."""
+    first, *others = columns
+    return (greatest(first, *(func.coalesce(other, first) for other in others), type_=UTCDateTime())
+            if others else first)
 
 
 def quiet_before(cutoff: Any) -> ColumnElement[bool]:
@@ -596,7 +617,7 @@ __all__ = [
     "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "ActivityTally", "active_since", "activity_tallies",
     "activity_events", "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
     "interaction_totals", "json_from", "json_list_length", "json_object", "json_rows", "json_value",
-    "last_activity", "last_interaction", "latest_present", "named_in_notes", "no_interaction",
+    "last_activity", "last_interaction", "latest_event", "latest_present", "named_in_notes", "no_interaction",
     "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
     "session_of", "utc",
 ]
