@@ -5,9 +5,9 @@ HEARTBEAT_AGENT_ID's portfolio when it is set). They all read the same facts
 about a deal — its Zestimate, its required contracts, its key contacts, its
 owner research, its activity, its offers — from `_FACTS`, so a rule that two
 checks share is written once. Facts come from one grouped pass per table
-(activity: over the weeks the rule looks at), joined back to the deals by
-property: at portfolio scale that is far cheaper than a lookup per deal and
-fact. The scores are computed in SQL from those facts; Python only words the
+(for the busy activity tables, notes and conversations: over the weeks the
+rule looks at), joined back to the deals by property: at portfolio scale
+that is far cheaper than a lookup per deal and fact. The scores are computed in SQL from those facts; Python only words the
 results. Each check issues a fixed number of statements whatever the
 portfolio size.
 """
