@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Float, Integer, Select, String, Subquery, and_, case, cast, func, literal, or_, select, true,
-    union_all, update,
+    ColumnElement, Float, Integer, Select, String, Subquery, and_, case, cast, func, literal, or_, select, union_all,
+    update,
 )
 
 from checks.market import _record_first_observations
@@ -34,7 +34,7 @@ from checks.schema import (
 from checks.spoken import spoken_days
 from checks.sql import (
     active_since, activity_tallies, count_of, days_between, in_scope, json_list_length, json_rows,
-    last_activity, latest_event, open_property, own_activity, rounded, session_of, utc,
+    last_activity, latest_event, open_property, own_activity, quiet_before, rounded, session_of, utc,
 )
 from heartbeat_mcp.report import spoken_list
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
@@ -112,7 +112,6 @@ _FACTS: dict[str, tuple[str, Callable[[Any, datetime], Any], Callable[[Any], Col
 # Activity facts: how far back the rule looks, which of the property's events count (by their time), and the
 # fact from that count.
 _ACTIVITY_FACTS: dict[str, tuple[timedelta, Callable[[datetime], Callable[[Any], Any]], Callable[[Any], Any]]] = {
-    "active_this_week": (WEEK, lambda now: lambda at: true(), lambda count: count > 0),
     "activity_this_week": (2 * WEEK, lambda now: lambda at: at >= utc(now - WEEK), lambda count: count),
     "activity_week_before": (2 * WEEK, lambda now: lambda at: at < utc(now - WEEK), lambda count: count),
 }
@@ -138,6 +137,9 @@ _DERIVED: dict[str, Callable[[dict[str, Any], datetime], ColumnElement[Any]]] = 
     "last_activity": lambda facts, now: last_activity(known={"contracts": facts["latest_contract_event"],
                                                              "offers": facts["latest_offer_event"]}),
     "follow_up_overdue": lambda facts, now: Property.id.in_(_follow_ups_overdue(now)),
+    # Whether anything happened, not how much: most properties are ruled in by their first lookup (their notes),
+    # where counting would group every event of the week.
+    "active_this_week": lambda facts, now: ~quiet_before(utc(now - WEEK)),
     "no_buyer_while_waiting": lambda facts, now: and_(Property.status == "waiting_for_contracts", ~facts["buyer"]),
 }
 _BUILDS_ON = {"no_buyer_while_waiting": ("buyer",), "last_activity": ("latest_contract_event", "latest_offer_event")}
