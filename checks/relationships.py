@@ -222,8 +222,11 @@ def _read_new_notes(session: Any, now: datetime) -> int:
         unread = or_(unread, PropertyNote.created_at >= latest - LATE_NOTES)
     session.execute(delete(NoteMention).where(NoteMention.mentioned_at < now - MENTIONS_KEPT))
     # Constants, so the planners see how few notes they leave (each condition has its index; a new note written
-    # before MENTIONS_KEPT is matched all the same, and its mentions go at the next run).
-    _insert_mentions(session, named_in_notes(None, unread))
+    # before MENTIONS_KEPT is matched all the same, and its mentions go at the next run). Only the contacts of
+    # the properties these notes are on, looked up by property: not every contact read to be hashed.
+    on_their_properties = select(Contact.id).where(Contact.property_id.in_(select(PropertyNote.property_id)
+                                                                          .where(unread)))
+    _insert_mentions(session, named_in_notes(on_their_properties, unread))
     return int(newest)
 
 
