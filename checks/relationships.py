@@ -222,8 +222,11 @@ def _read_new_notes(session: Any, now: datetime) -> int:
         unread = or_(unread, PropertyNote.created_at >= latest - LATE_NOTES)
     session.execute(delete(NoteMention).where(NoteMention.mentioned_at < now - MENTIONS_KEPT))
     # Constants, so the planners see how few notes they leave (each condition has its index; a new note written
-    # before MENTIONS_KEPT is matched all the same, and its mentions go at the next run).
-    _insert_mentions(session, named_in_notes(None, unread))
+    # before MENTIONS_KEPT is matched all the same, and its mentions go at the next run). Only the contacts of
+    # the properties these notes are on, looked up by property: not every contact read to be hashed.
+    on_their_properties = select(Contact.id).where(Contact.property_id.in_(select(PropertyNote.property_id)
+                                                                          .where(unread)))
+    _insert_mentions(session, named_in_notes(on_their_properties, unread))
     return int(newest)
 
 
@@ -409,16 +412,24 @@ def cooling_relationships(ctx: CheckContext) -> CheckResult:
     score's 30-day window it says so. Runs after relationship_scores, so it
     compares this cycle's scores. Statements: one count of the watched
     contacts, one query of the drops (each contact's two latest scores are
-    read from the (contact_id, scored_at, id, score) index; the latest
-    snapshot's components only for the drops).
+    read from the (contact_id, scored_at, id, score) index, the latest only
+    for contacts with an earlier score above 0; the latest snapshot's
+    components only for the drops).
     """
     session = session_of(ctx)
     population = _watched_contacts(ctx)
-    scores = (
+    # The score before the latest first: a contact with none (a single snapshot) or one of 0 cannot be cooling,
+    # and only the others need their latest looked up too. OFFSET 0: each lookup once per contact.
+    earlier = (
         population.add_columns(Contact.name, Contact.role, Contact.property_id, Property.address,
-                               _nth_latest_snapshot(_snapshot.score, 0).label("score"),
                                _nth_latest_snapshot(_snapshot.score, 1).label("previous_score"))
-        .offset(0)  # each lookup once per contact, before the comparison
+        .offset(0)
+        .subquery("earlier")
+    )
+    scores = (
+        select(earlier, _nth_latest_snapshot(_snapshot.score, 0, earlier.c.id).label("score"))
+        .where(earlier.c.previous_score > 0)
+        .offset(0)
         .subquery("scores")
     )
     latest = {column: _nth_latest_snapshot(getattr(_snapshot, column), 0, scores.c.id).label(column)
@@ -426,7 +437,7 @@ def cooling_relationships(ctx: CheckContext) -> CheckResult:
     rows = session.execute(
         select(scores, *latest.values())
         # Scores have one decimal, so an exact 10% drop is from a whole score, whose product with 0.9 is exact.
-        .where(scores.c.previous_score > 0, scores.c.score <= scores.c.previous_score * (1 - COOLING_DROP))
+        .where(scores.c.score <= scores.c.previous_score * (1 - COOLING_DROP))
         .order_by(scores.c.address, scores.c.name, scores.c.id)
     ).all()
     items = [_cooling_item(ctx.now, row) for row in rows]

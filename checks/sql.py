@@ -325,16 +325,18 @@ def no_interaction(since: Any = None, until: Any = None, after: Any = None) -> C
 
     `since` and `until` are included, `after` is not (each optional).
 
-    The rule of `interaction_totals`, asked per contact and kind as NOT EXISTS:
-    a lookup stops at the first interaction it finds — the contracts and
-    offers on the contact's id first, then the notes of the contact's
-    property through (property_id, created_at) — and PostgreSQL can turn
-    each into an anti-join. For "silent since" rules, where most contacts
+    The rule of `interaction_totals`, asked per contact and table as NOT
+    EXISTS: a lookup stops at the first interaction it finds — the
+    contracts (a contract's created, sent and completed times from the same
+    row) and offers on the contact's id first, then the notes of the
+    contact's property through (property_id, created_at) — and PostgreSQL
+    can turn each into an anti-join. For "silent since" rules, where most contacts
     were heard from and need not be read to the end.
     """
     linked = [
-        ~exists().where(contact == Contact.id, *_within(at, since, until, after))
-        for _, at, contact, _ in LINKED_INTERACTIONS
+        ~exists().where(parts[0][1] == Contact.id,
+                        or_(*(and_(*_within(at, since, until, after)) for at, _, _ in parts)))
+        for _, parts in _linked_by_table()
     ]
     mentioned = exists().where(
         PropertyNote.property_id == Contact.property_id,
