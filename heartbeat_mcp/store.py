@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Text, bindparam, case, delete, func, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    Boolean, Integer, String, Text, and_, bindparam, case, delete, func, insert, literal, or_, select, true, update,
+)
 from sqlalchemy.orm import Session
 
 from heartbeat_mcp.database import insert_with_conflicts, json_rows
@@ -308,6 +310,18 @@ def recent_runs(session: Session, task: str, limit: int) -> list[TaskRun]:
     return list(session.scalars(
         select(TaskRun).where(TaskRun.task_name == task).order_by(TaskRun.started_at.desc(), TaskRun.id.desc()).limit(limit)
     ))
+
+
+def latest_durations(session: Session) -> dict[str, float]:
+    """Each task's latest run time in milliseconds: what the engine expects its next run to take."""
+    latest = (
+        select(TaskRun.task_name, func.max(TaskRun.started_at).label("started_at"))
+        .group_by(TaskRun.task_name).subquery()
+    )
+    return {task: duration_ms for task, duration_ms in session.execute(
+        select(TaskRun.task_name, TaskRun.duration_ms)
+        .join(latest, and_(TaskRun.task_name == latest.c.task_name, TaskRun.started_at == latest.c.started_at))
+    )}
 
 
 def prune_history(session: Session, now: datetime, keep_days: int, keep_per_task: int) -> int:
