@@ -64,7 +64,8 @@ def open_tasks(ctx: CheckContext, *rule: ColumnElement[bool]) -> list[Row[Any]]:
         select(
             ScheduledTask.id, ScheduledTask.task_type, ScheduledTask.title, ScheduledTask.scheduled_at,
             ScheduledTask.next_run_at, ScheduledTask.repeat_interval_hours, ScheduledTask.contact_id,
-            _home.id.label("property_id"), _home.address, _home.agent_id, _of_contact(_party.name).label("contact_name"),
+            _home.id.label("property_id"), _home.address, _home.agent_id,
+            _of_contact(_party.name).label("contact_name"),
         )
         .outerjoin(_home, _home.id == func.coalesce(ScheduledTask.property_id, _of_contact(_party.property_id)))
         .where(_open(), *rule, *_in_portfolio(ctx))

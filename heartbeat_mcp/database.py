@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import JSON, Connection, Text, cast, column, create_engine, event, func, literal, select, text, type_coerce
+from sqlalchemy import (
+    JSON, Connection, Text, cast, column, create_engine, event, func, literal, select, text, type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
