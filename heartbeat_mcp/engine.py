@@ -2,8 +2,9 @@
 
 The loop sleeps until the next task is due (or a tick passes, to notice other
 replicas and an edited HEARTBEAT.md), claims due tasks with a lease, and runs
-them concurrently in worker threads. The database is the single source of
-truth, so pause, resume and configure from any replica reach all of them.
+them concurrently in worker threads, the longest chains of work first
+(`slots`). The database is the single source of truth, so pause, resume and
+configure from any replica reach all of them.
 """
 
 from __future__ import annotations
@@ -485,7 +486,7 @@ class HeartbeatEngine:
             if not self.settings.enabled or store.is_paused(state.paused, state.paused_until, now):
                 return []
             # Everything due is claimed together and runs as one cycle (so the report and its
-            # subscribers see the cycle whole); the limiter, not the claim, bounds concurrency,
+            # subscribers see the cycle whole); the run slots, not the claim, bound concurrency,
             # and the cycle's lease keeper renews the leases of runs still waiting for a slot.
             names = [n for n in self.registry.names if n not in self._inflight]
             if not names:
