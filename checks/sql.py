@@ -7,17 +7,15 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import groupby
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Boolean, ColumnElement, Float, Integer, Numeric, Select, Subquery, Text, and_, case, cast, column, exists, func,
+    Boolean, ColumnElement, Float, Integer, Numeric, Select, Subquery, and_, case, cast, exists, func,
     literal, or_, select, union_all,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement, GenericFunction
@@ -25,6 +23,7 @@ from sqlalchemy.sql.functions import FunctionElement, GenericFunction
 from checks.schema import (
     Contact, Contract, ConversationHistory, Notification, Offer, Property, PropertyNote,
 )
+from heartbeat_mcp.database import json_rows
 from heartbeat_mcp.sqltypes import JSONDocument, UTCDateTime
 from heartbeat_mcp.task import CheckContext
 
@@ -589,30 +588,6 @@ def _found_in_sqlite(element: found_in, compiler: Any, **kw: Any) -> str:
 def _found_in_default(element: found_in, compiler: Any, **kw: Any) -> str:
     text, part = (compiler.process(arg, **kw) for arg in element.clauses)
     return f"(strpos({text}, {part}) > 0)"
-
-
-# --- values computed by an earlier statement -------------------------------------------
-
-
-def json_rows(session: Session, name: str, columns: dict[str, Any], rows: list[tuple[Any, ...]]) -> Any:
-    """`rows` as a table to join, sent as one JSON parameter whatever their number.
-
-    jsonb_to_recordset on PostgreSQL, json_each on SQLite. For a write of
-    values a previous statement of the run computed: sending them back
-    costs one parameter, where computing them again in the write would cost
-    the whole query once more. Floats may come back a unit in the last place
-    off on SQLite: round them again with the expression that computed them.
-    """
-    document = json.dumps([dict(zip(columns, row)) for row in rows])
-    if session.get_bind().dialect.name == "postgresql":
-        return (
-            func.jsonb_to_recordset(cast(literal(document, Text), JSONB))
-            .table_valued(*(column(key, type_) for key, type_ in columns.items()))
-            .render_derived(name=name, with_types=True)
-        )
-    each = func.json_each(literal(document, Text)).table_valued("value")
-    return select(*(cast(func.json_extract(each.c.value, f"$.{key}"), type_).label(key)
-                    for key, type_ in columns.items())).subquery(name)
 
 
 __all__ = [

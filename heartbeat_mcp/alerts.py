@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, insert, literal, or_, select, true, update
+from sqlalchemy import Integer, Select, and_, case, func, insert, literal, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from heartbeat_mcp.database import insert_with_conflicts
+from heartbeat_mcp.database import insert_with_conflicts, json_rows
 from heartbeat_mcp.models import ActionItemRow, Delivery, OutboxNotification, Replica
 from heartbeat_mcp.policy import QuietHours, RepeatIntervals
 from heartbeat_mcp.registry import spoken_task
@@ -118,13 +118,22 @@ def _candidates(task: str, now: datetime, repeats: RepeatIntervals, subjects: Se
     """Open items of the task that may need telling: never told, escalated, or due to be repeated.
 
     Acknowledged items are only told again when they escalate; snoozed ones
-    stay silent until the snooze ends, and are then due at once.
+    stay silent until the snooze ends, and are then due at once. Each comes
+    with why it is told and the size of its group (same reason, same
+    priority); only the first LISTED_IN_DATA of a group, which its
+    notification names, bring their subject, message and affected records:
+    a first run over thousands of findings reads ids, not documents.
     """
     item = ActionItemRow
     snooze_over = or_(item.snoozed_until.is_(None), item.snoozed_until <= now)
     snooze_ended_since_told = and_(item.snoozed_until.is_not(None), item.last_notified_at < item.snoozed_until)
-    query = select(item.id, item.subject, item.priority, item.message, item.last_notified_priority,
-                   item.last_notified_at, item.acknowledged_at, item.affected).where(
+    # An item that calmed down keeps the priority it was told at: told again only above it.
+    reason = case(
+        (or_(item.last_notified_at.is_(None), item.last_notified_priority.is_(None)), NEW),
+        (_rank(item.priority) > _rank(item.last_notified_priority), ESCALATED),
+        else_=REPEAT,
+    )
+    due = select(item.id, item.priority, reason.label("reason"), item.subject, item.message, item.affected).where(
         item.task_name == task, item.resolved_at.is_(None), snooze_over,
         or_(
             item.last_notified_at.is_(None),
@@ -132,23 +141,33 @@ def _candidates(task: str, now: datetime, repeats: RepeatIntervals, subjects: Se
             _rank(item.priority) > _rank(item.last_notified_priority),
             and_(item.acknowledged_at.is_(None), or_(_repeat_cutoffs(repeats, now), snooze_ended_since_told)),
         ),
-    ).order_by(item.id)
+    )
     if subjects is not None:
-        query = query.where(item.subject.in_(list(subjects)))
-    return query
+        due = due.where(item.subject.in_(list(subjects)))
+    found = due.subquery("due")
+    group = (found.c.reason, found.c.priority)
+    ranked = select(
+        found, func.row_number().over(partition_by=group, order_by=found.c.id).label("position"),
+        func.count().over(partition_by=group).label("in_group"),
+    ).subquery("ranked")
+    listed = ranked.c.position <= LISTED_IN_DATA
+    return select(
+        ranked.c.id, ranked.c.priority, ranked.c.reason, ranked.c.in_group, ranked.c.position,
+        *(case((listed, column), else_=None).label(column.name)
+          for column in (ranked.c.subject, ranked.c.message, ranked.c.affected)),
+    ).order_by(ranked.c.id)
 
 
 def _rank(priority: Any) -> Any:
     return case({p.value: p.rank for p in Priority}, value=priority, else_=-1)
 
 
-def _reason(row: Any) -> str:
-    """Why a candidate is told: an item that calmed down keeps the priority it was told at."""
-    if row.last_notified_at is None or row.last_notified_priority is None:
-        return NEW
-    if Priority(row.priority).rank > Priority(row.last_notified_priority).rank:
-        return ESCALATED
-    return REPEAT
+@dataclass(frozen=True)
+class _Group:
+    """The items one notification is about: how many, and the first of them (by id), which it names."""
+
+    size: int
+    listed: list[Any]
 
 
 def notify_for_run(session: Session, policy: AlertPolicy, spec: TaskSpec, synced: Synced, now: datetime, *,
@@ -157,27 +176,32 @@ def notify_for_run(session: Session, policy: AlertPolicy, spec: TaskSpec, synced
 
     No statement at all when the task has nothing open and nothing ended;
     otherwise one read of the candidates and a handful of writes, whatever
-    the number of items.
+    the number of items: the items told are marked in one UPDATE, their ids
+    sent as one parameter.
     """
     ended_ids = [item_id for item_id, subject in synced.resolved if spec.system or subject == FAILING_SUBJECT]
-    rows = list(session.execute(_candidates(spec.name, now, policy.repeats, subjects))) if synced.has_open else []
-    groups: dict[tuple[str, str], list[Any]] = {}
-    for row in rows:
-        groups.setdefault((_reason(row), row.priority), []).append(row)
+    groups: dict[tuple[str, str], _Group] = {}
+    told: list[int] = []
+    if synced.has_open:
+        for row in session.execute(_candidates(spec.name, now, policy.repeats, subjects)):
+            told.append(row.id)
+            group = groups.setdefault((row.reason, row.priority), _Group(row.in_group, []))
+            if row.position <= LISTED_IN_DATA:
+                group.listed.append(row)
     if ended_ids:
-        ended = session.execute(select(ActionItemRow.id, ActionItemRow.subject, ActionItemRow.message,
-                                       ActionItemRow.affected)
-                                .where(ActionItemRow.id.in_(ended_ids)).order_by(ActionItemRow.id))
-        for row in ended:
-            groups.setdefault((RESOLVED, Priority.low.value), []).append(row)
-    told = [row.id for row in rows]
+        ended = list(session.execute(
+            select(ActionItemRow.id, ActionItemRow.subject, ActionItemRow.message, ActionItemRow.affected)
+            .where(ActionItemRow.id.in_(ended_ids)).order_by(ActionItemRow.id)
+        ))
+        groups[(RESOLVED, Priority.low.value)] = _Group(len(ended), ended[:LISTED_IN_DATA])
     if told:
+        told_ids = json_rows(session, "told", {"id": Integer()}, [(item_id,) for item_id in told])
         session.execute(
-            update(ActionItemRow).where(ActionItemRow.id.in_(told))
+            update(ActionItemRow).where(ActionItemRow.id.in_(select(told_ids.c.id)))
             .values(last_notified_at=now, last_notified_priority=ActionItemRow.priority)
             .execution_options(synchronize_session=False)
         )
-    notes = [_notification(spec, reason, priority, members) for (reason, priority), members in sorted(
+    notes = [_notification(spec, reason, priority, group) for (reason, priority), group in sorted(
         groups.items(), key=lambda kv: (-Priority(kv[0][1]).rank, kv[0][0]))]
     enqueue(session, policy, notes, now)
     return len(notes)
@@ -189,26 +213,26 @@ def _kind(spec: TaskSpec, subject: str) -> str:
     return SYSTEM_ALERT if spec.system else ACTION_NEEDED
 
 
-def _notification(spec: TaskSpec, reason: str, priority: str, members: Sequence[Any]) -> NewNotification:
-    first = members[0]
+def _notification(spec: TaskSpec, reason: str, priority: str, group: _Group) -> NewNotification:
+    first = group.listed[0]
     name = spoken_task(spec.name)
-    if len(members) == 1:
+    if group.size == 1:
         lead = {NEW: "", ESCALATED: "Now more urgent: ", REPEAT: "Still open: ", RESOLVED: "Resolved: "}[reason]
         message = f"{lead}{first.message}"
     else:
-        message = (f"{len(members)} {_REASON_WORDS[reason]} {name} findings. "
+        message = (f"{group.size} {_REASON_WORDS[reason]} {name} findings. "
                    f"{'First' if reason != RESOLVED else 'Among them'}: {clip(first.message, 30)}")
     title = (f"{spec.name.replace('_', ' ').capitalize()}: "
-             f"{plural(len(members), 'item')} {_REASON_WORDS[reason]}")
+             f"{plural(group.size, 'item')} {_REASON_WORDS[reason]}")
     affected: dict[str, list[int]] = {}
-    for row in members[:LISTED_IN_DATA]:
+    for row in group.listed:
         for kind, ids in (row.affected or {}).items():
             bucket = affected.setdefault(kind, [])
             bucket.extend(i for i in ids if i not in bucket)
     return NewNotification(
         kind=_kind(spec, first.subject), priority=priority, title=title, message=message, task_name=spec.name,
-        data={"task": spec.name, "reason": reason, "item_count": len(members),
-              "action_items": [row.id for row in members[:LISTED_IN_DATA]],
+        data={"task": spec.name, "reason": reason, "item_count": group.size,
+              "action_items": [row.id for row in group.listed],
               **{f"affected_{kind}": ids for kind, ids in affected.items()}},
     )
 

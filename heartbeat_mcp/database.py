@@ -7,6 +7,7 @@ single process) and PostgreSQL (production, several replicas).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import (
+    JSON, Connection, Text, cast, column, create_engine, event, func, literal, select, text, type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Engine, make_url
@@ -221,3 +225,31 @@ def insert_with_conflicts(session: Session, target: Any) -> Any:
     """
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return insert(target)
+
+
+def json_rows(session: Session, name: str, columns: dict[str, Any], rows: list[tuple[Any, ...]]) -> Any:
+    """`rows` as a table to join, sent as one JSON parameter whatever their number.
+
+    jsonb_to_recordset on PostgreSQL, json_each on SQLite. For a write of
+    values a previous statement of the run computed (or a run's findings):
+    sending them back costs one parameter, where computing them again in the
+    write would cost the whole query once more, and a parameter per value
+    would cost a round of binding each. Floats may come back a unit in the
+    last place off on SQLite: round them again with the expression that
+    computed them. A JSON column comes back as SQLite's JSON text, not cast
+    (SQLite would read a CAST to JSON as one to a number).
+    """
+    document = json.dumps([dict(zip(columns, row)) for row in rows])
+    if session.get_bind().dialect.name == "postgresql":
+        return (
+            func.jsonb_to_recordset(cast(literal(document, Text), JSONB))
+            .table_valued(*(column(key, type_) for key, type_ in columns.items()))
+            .render_derived(name=name, with_types=True)
+        )
+    each = func.json_each(literal(document, Text)).table_valued("value")
+
+    def typed(key: str, type_: Any) -> Any:
+        value = func.json_extract(each.c.value, f"$.{key}")
+        return type_coerce(value, type_) if isinstance(type_, JSON) else cast(value, type_)
+
+    return select(*(typed(key, type_).label(key) for key, type_ in columns.items())).subquery(name)

@@ -2,8 +2,9 @@
 
 The loop sleeps until the next task is due (or a tick passes, to notice other
 replicas and an edited HEARTBEAT.md), claims due tasks with a lease, and runs
-them concurrently in worker threads. The database is the single source of
-truth, so pause, resume and configure from any replica reach all of them.
+them concurrently in worker threads, the longest chains of work first
+(`slots`). The database is the single source of truth, so pause, resume and
+configure from any replica reach all of them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from heartbeat_mcp.report import Report, build_report, plural, spoken_list
 from heartbeat_mcp.schedule import DailyAt, Every, EveryCycle, Schedule, parse_schedule, speak_duration
 from heartbeat_mcp.settings import Settings
 from heartbeat_mcp.singleton import ProcessLock
+from heartbeat_mcp.slots import Slots, chain_lengths
 from heartbeat_mcp.task import (
     ActionItem, CheckContext, CheckPack, CheckResult, HostInfo, Priority, RunStatus, TaskSpec,
 )
@@ -159,7 +161,8 @@ class HeartbeatEngine:
         self.database_ok: bool | None = None
         self.database_error: str | None = None
         self._prepared = False
-        self._limiter = anyio.CapacityLimiter(max_concurrency)
+        self._slots = Slots(max_concurrency)
+        self._expected_ms: dict[str, float] = {}  # each task's latest duration: the longest chains start first
         self._wake = anyio.Event()
         self._inflight: dict[str, _InFlight] = {}
         self._listeners: list[CycleListener] = []
@@ -388,6 +391,8 @@ class HeartbeatEngine:
             state = store.engine_state(session, now)
             base = state.base_interval_seconds or self.settings.interval_seconds
             store.sync_tasks(session, self._defaults(base, now), now)
+            for task, duration_ms in store.latest_durations(session).items():
+                self._expected_ms.setdefault(task, duration_ms)
             session.merge(Replica(
                 id=self.replica_id, hostname=socket.gethostname(), pid=os.getpid(), started_at=now,
                 last_seen=now, transports=",".join(self.host.transports),
@@ -481,7 +486,7 @@ class HeartbeatEngine:
             if not self.settings.enabled or store.is_paused(state.paused, state.paused_until, now):
                 return []
             # Everything due is claimed together and runs as one cycle (so the report and its
-            # subscribers see the cycle whole); the limiter, not the claim, bounds concurrency,
+            # subscribers see the cycle whole); the run slots, not the claim, bound concurrency,
             # and the cycle's lease keeper renews the leases of runs still waiting for a slot.
             names = [n for n in self.registry.names if n not in self._inflight]
             if not names:
@@ -519,6 +524,7 @@ class HeartbeatEngine:
         waiting = {name: self._inflight[name] for name in joined if name in self._inflight}
         runs: dict[str, RunOutcome] = {}
         total = len(in_cycle)
+        ahead = chain_lengths(in_cycle, lambda name: self.registry[name].after, self._expected_ms)
 
         async def one(claim: store.Claim) -> None:
             outcome = RunOutcome(claim.task, RunStatus.failed, 0.0, error="stopped", recorded=False)
@@ -526,8 +532,10 @@ class HeartbeatEngine:
                 for before in self.registry[claim.task].after:
                     if before in in_cycle and before in self._inflight:
                         await self._inflight[before].done.wait()
-                async with self._limiter:
+                async with self._slots.taken(ahead[claim.task]):
                     outcome = await self._execute(inflight[claim.task], trigger, cycle_id)
+                if outcome.recorded:
+                    self._expected_ms[claim.task] = outcome.duration_ms
             except Exception as exc:  # noqa: BLE001 - one task's trouble never ends the cycle
                 if isinstance(exc, (OperationalError, DBAPIError)):
                     self._database_down(exc)

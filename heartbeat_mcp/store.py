@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean, Integer, String, Text, and_, bindparam, case, delete, func, insert, literal, or_, select, true, update,
+)
 from sqlalchemy.orm import Session
 
-from heartbeat_mcp.database import insert_with_conflicts
+from heartbeat_mcp.database import insert_with_conflicts, json_rows
 from heartbeat_mcp.models import ActionItemRow, Delivery, EngineState, OutboxNotification, TaskConfig, TaskRun
 from heartbeat_mcp.schedule import EVERY_CYCLE
-from heartbeat_mcp.sqltypes import UTCDateTime
+from heartbeat_mcp.sqltypes import JSONDocument, UTCDateTime
 from heartbeat_mcp.task import ActionItem, Priority
 
 ENGINE_ROW = 1
@@ -310,6 +312,18 @@ def recent_runs(session: Session, task: str, limit: int) -> list[TaskRun]:
     ))
 
 
+def latest_durations(session: Session) -> dict[str, float]:
+    """Each task's latest run time in milliseconds: what the engine expects its next run to take."""
+    latest = (
+        select(TaskRun.task_name, func.max(TaskRun.started_at).label("started_at"))
+        .group_by(TaskRun.task_name).subquery()
+    )
+    return {task: duration_ms for task, duration_ms in session.execute(
+        select(TaskRun.task_name, TaskRun.duration_ms)
+        .join(latest, and_(TaskRun.task_name == latest.c.task_name, TaskRun.started_at == latest.c.started_at))
+    )}
+
+
 def prune_history(session: Session, now: datetime, keep_days: int, keep_per_task: int) -> int:
     """Bounded history: runs older than `keep_days` or beyond `keep_per_task` per task, items resolved
     and notifications sent more than `keep_days` ago. A notification still waiting for a channel is kept."""
@@ -346,11 +360,15 @@ def fingerprint(task: str, subject: str) -> str:
 def sync_items(
     session: Session, task: str, items: Sequence[ActionItem], now: datetime, *, resolve_missing: bool = True
 ) -> Synced:
-    """Make the task's open items match what the run found, in a fixed number of statements.
+    """Make the task's open items match what the run found: one upsert and one UPDATE, whatever their number.
 
     Seen again: same row, `last_seen` moves. New or back after resolving: a
     fresh occurrence. Not seen any more: resolved now — unless
     `resolve_missing` is off, for an alert added beside the task's findings.
+    A run at portfolio scale reports thousands of findings every cycle, most
+    of them seen before: they go to the database as one JSON parameter and
+    are matched there by fingerprint, with no row read back and no ORM
+    object made per item. A run that found nothing costs the one UPDATE.
     """
     latest: dict[str, ActionItem] = {}
     for item in items:
@@ -358,50 +376,65 @@ def sync_items(
         kept = latest.get(key)
         if kept is None or Priority(item.priority).rank > Priority(kept.priority).rank:
             latest[key] = item
-    existing = {
-        row.fingerprint: row
-        for row in session.execute(
-            select(ActionItemRow.id, ActionItemRow.fingerprint, ActionItemRow.priority, ActionItemRow.resolved_at)
-            .where(ActionItemRow.task_name == task)
-        )
-    }
-    inserts, updates = [], []
-    for key, item in latest.items():
-        content = {
-            "priority": str(item.priority), "message": item.message, "next_step": item.next_step,
-            "affected": {k: list(v) for k, v in item.affected.items()}, "data": dict(item.data), "last_seen": now,
-        }
-        row = existing.get(key)
-        if row is None:
-            inserts.append({"fingerprint": key, "task_name": task, "subject": item.subject, "first_seen": now, "times_seen": 1, **content})
-        elif row.resolved_at is not None:
-            updates.append({"id": row.id, "first_seen": now, "times_seen": 1, "resolved_at": None, "acknowledged_at": None,
-                            "snoozed_until": None, "last_notified_at": None, "last_notified_priority": None, **content})
-        else:
-            updates.append({"id": row.id, **content})
-    if inserts:
-        session.execute(insert(ActionItemRow), inserts)
-    # Rows differ in which columns they set; group them so each executemany is uniform.
-    for shape in {tuple(sorted(u)) for u in updates}:
-        session.execute(update(ActionItemRow), [u for u in updates if tuple(sorted(u)) == shape])
-    if updates:
-        session.execute(
-            update(ActionItemRow)
-            .where(ActionItemRow.task_name == task, ActionItemRow.last_seen == now, ActionItemRow.first_seen < now)
-            .values(times_seen=ActionItemRow.times_seen + 1)
-            .execution_options(synchronize_session=False)
-        )
-    still_open = any(row.resolved_at is None for key, row in existing.items() if key not in latest)
-    if not resolve_missing or not still_open:
-        return Synced(bool(latest) or still_open, [])
+    if latest:
+        session.execute(_upsert_items(session, task, latest, now))
+    if not resolve_missing:
+        return Synced(bool(latest), [])
     resolved = session.execute(
-        update(ActionItemRow)
-        .where(ActionItemRow.task_name == task, ActionItemRow.resolved_at.is_(None), ActionItemRow.last_seen < now)
+        update(_ITEMS)
+        .where(_ITEMS.c.task_name == task, _ITEMS.c.resolved_at.is_(None), _ITEMS.c.last_seen < now)
         .values(resolved_at=now)
-        .returning(ActionItemRow.id, ActionItemRow.subject)
-        .execution_options(synchronize_session=False)
+        .returning(_ITEMS.c.id, _ITEMS.c.subject)
     )
     return Synced(bool(latest), [(item_id, subject) for item_id, subject in resolved])
+
+
+_ITEMS = ActionItemRow.__table__
+_FOUND = {
+    "position": Integer(), "fingerprint": String(), "subject": String(), "priority": String(), "message": Text(),
+    "next_step": Text(), "affected": JSONDocument, "data": JSONDocument,
+}
+
+
+def _upsert_items(session: Session, task: str, latest: dict[str, ActionItem], now: datetime) -> Any:
+    """INSERT … SELECT the findings … ON CONFLICT (fingerprint) DO UPDATE: new, seen again and back, at once.
+
+    The SET expressions read the row as it was, so a row that was resolved
+    starts a fresh occurrence (first seen now, told afresh) while an open one
+    keeps its first sighting, acknowledgement, snooze and what it was told.
+    New rows take ids in the order of the findings (a notification names
+    the first).
+    """
+    found = json_rows(session, "found", _FOUND, [
+        (position, key, item.subject, str(item.priority), item.message, item.next_step,
+         {kind: list(ids) for kind, ids in item.affected.items()}, dict(item.data))
+        for position, (key, item) in enumerate(latest.items())
+    ])
+    at_now = literal(now, UTCDateTime())
+    values = select(
+        found.c.fingerprint, literal(task, String()), found.c.subject, found.c.priority, found.c.message,
+        found.c.next_step, found.c.affected, found.c.data, at_now, at_now, literal(1, Integer()),
+    ).where(true()).order_by(found.c.position)  # SQLite reads "ON CONFLICT" after a bare FROM as a join condition
+    insert_ = insert_with_conflicts(session, _ITEMS).from_select(
+        ["fingerprint", "task_name", "subject", "priority", "message", "next_step", "affected", "data", "first_seen",
+         "last_seen", "times_seen"], values,
+    )
+    new, row = insert_.excluded, _ITEMS.c
+    reopened = row.resolved_at.is_not(None)
+
+    def fresh_if_reopened(fresh: Any, kept: Any) -> Any:
+        return case((reopened, fresh), else_=kept)
+
+    return insert_.on_conflict_do_update(index_elements=["fingerprint"], set_={
+        "priority": new.priority, "message": new.message, "next_step": new.next_step, "affected": new.affected,
+        "data": new.data, "last_seen": new.last_seen, "resolved_at": None,
+        "first_seen": fresh_if_reopened(new.first_seen, row.first_seen),
+        "times_seen": fresh_if_reopened(1, row.times_seen + 1),
+        "acknowledged_at": fresh_if_reopened(None, row.acknowledged_at),
+        "snoozed_until": fresh_if_reopened(None, row.snoozed_until),
+        "last_notified_at": fresh_if_reopened(None, row.last_notified_at),
+        "last_notified_priority": fresh_if_reopened(None, row.last_notified_priority),
+    })
 
 
 def acknowledge_items(session: Session, now: datetime, *, ids: Sequence[int] | None = None,

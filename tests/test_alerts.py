@@ -149,6 +149,48 @@ async def test_findings_of_one_run_are_one_notification_per_priority(database: D
     assert told[1].data["affected_properties"] == [1, 2, 3, 4, 5]
 
 
+async def test_a_group_larger_than_the_data_lists_is_counted_whole_and_names_its_first_items(database: Database) -> None:
+    clock, findings = FakeClock(START), Findings()
+    for n in range(1, alerts.LISTED_IN_DATA + 21):
+        findings.stale(f"property:{n}", address=f"{n} Elm Road")
+    engine = stale_engine(database, clock, findings)
+    await engine.execute_cycle()
+
+    (told,) = notifications(database)
+    total = alerts.LISTED_IN_DATA + 20
+    assert told.data["item_count"] == total
+    assert told.title == f"Stale listings: {total} items new"
+    assert told.message.startswith(f"{total} new stale listings findings. First: 1 Elm Road")
+    first_ids = [item(database, f"property:{n}").id for n in range(1, alerts.LISTED_IN_DATA + 1)]
+    assert told.data["action_items"] == first_ids
+    assert told.data["affected_properties"] == list(range(1, alerts.LISTED_IN_DATA + 1))
+    clock.advance(300)
+    await engine.execute_cycle()
+    assert len(notifications(database)) == 1, "every item of the group was marked told, not only those named"
+
+
+async def test_a_finding_back_after_resolving_is_a_fresh_occurrence_told_as_new(database: Database) -> None:
+    clock, findings = FakeClock(START), Findings()
+    findings.stale("property:12")
+    engine = stale_engine(database, clock, findings)
+    await every_five_minutes(engine, clock, START + timedelta(minutes=15))
+    first = item(database, "property:12")
+    await engine.acknowledge([first.id])
+    findings.items.clear()
+    await every_five_minutes(engine, clock, START + timedelta(minutes=30))
+    assert item(database, "property:12").resolved_at == START + timedelta(minutes=15)
+
+    findings.stale("property:12", Priority.high)
+    await every_five_minutes(engine, clock, START + timedelta(minutes=40))
+    back = item(database, "property:12")
+    assert back.id == first.id
+    assert (back.first_seen, back.last_seen, back.times_seen) == (
+        START + timedelta(minutes=30), START + timedelta(minutes=35), 2)
+    assert (back.resolved_at, back.acknowledged_at, back.priority) == (None, None, "high")
+    assert [(n.data["reason"], n.priority, n.created_at) for n in notifications(database)] == [
+        ("new", "medium", START), ("new", "high", START + timedelta(minutes=30))]
+
+
 async def test_repeat_intervals_follow_the_priority(database: Database) -> None:
     clock, findings = FakeClock(START), Findings()
     findings.stale("property:1", Priority.urgent)

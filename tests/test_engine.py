@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, time as clock_time, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -14,7 +15,7 @@ from heartbeat_mcp import store
 from heartbeat_mcp.clock import FakeClock
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.engine import ConfigurationError
-from heartbeat_mcp.models import ActionItemRow, TaskConfig
+from heartbeat_mcp.models import ActionItemRow, TaskConfig, TaskRun
 from heartbeat_mcp.registry import TargetError
 from heartbeat_mcp.schedule import DailyAt, Every
 from heartbeat_mcp.singleton import EngineLocked
@@ -97,6 +98,26 @@ async def test_missed_runs_collapse_into_one_and_keep_their_phase(database: Data
     following = config(database, "five_minutes").next_run_at
     assert following > clock.now()
     assert (following - phase).total_seconds() % 300 == 0
+
+
+async def test_a_cycle_starts_the_longest_chain_first_as_its_tasks_last_took(database: Database) -> None:
+    started: list[str] = []
+
+    def handler(ctx: Any) -> CheckResult:
+        started.append(ctx.task)
+        return CheckResult()
+
+    specs = [TaskSpec("cheap", handler, Every(300), "Tests"), TaskSpec("medium", handler, Every(300), "Tests"),
+             TaskSpec("slow", handler, Every(300), "Tests"),
+             TaskSpec("after_slow", handler, Every(300), "Tests", after=("slow",))]
+    took = {"cheap": 10, "medium": 300, "slow": 500, "after_slow": 100}
+    with database.transaction() as session:  # as a previous process recorded them
+        session.add_all(TaskRun(task_name=name, scheduled_for=START - timedelta(minutes=5), trigger="schedule",
+                                started_at=START - timedelta(minutes=5), finished_at=START - timedelta(minutes=5),
+                                duration_ms=ms, status="success", replica="earlier") for name, ms in took.items())
+    await engine_for(database, pack_of(*specs), FakeClock(START), max_concurrency=1).execute_cycle()
+    # slow and the task after it are 600 ms of work in a row; after_slow can only queue once slow is done
+    assert started == ["slow", "medium", "after_slow", "cheap"]
 
 
 async def test_restart_resumes_from_persisted_schedule(database: Database) -> None:
