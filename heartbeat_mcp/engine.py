@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,8 +24,9 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from heartbeat_mcp import alerts, store
 from heartbeat_mcp.checklist import (
@@ -630,8 +631,14 @@ class HeartbeatEngine:
             self._database_down(exc)
             return RunOutcome(spec.name, status, _ms(t0), error=describe_error(error or exc), recorded=False)
 
-    def _record(self, session: Any, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
-                started: datetime, t0: float, result: CheckResult) -> RunOutcome:
+    def _record(self, connection: Connection, session: Session | None, spec: TaskSpec, claim: store.Claim,
+                trigger: str, cycle_id: str, started: datetime, t0: float, result: CheckResult) -> RunOutcome:
+        """Record a run in `connection`'s transaction, and sync its findings through `session`.
+
+        The record itself is Core statements: the ORM has nothing to add to them.
+        Without the check's own session, one joins `connection`'s transaction when
+        there are findings to sync (it neither commits nor ends that transaction).
+        """
         now = self.clock.now()
         status = result.status
         payload = {
@@ -642,14 +649,16 @@ class HeartbeatEngine:
             "data": result.data,
         }
         duration = _ms(t0)
-        store.record_run(session, store.RunRecord(
+        has_open = store.record_run(connection, store.RunRecord(
             claim=claim, trigger=trigger, cycle_id=cycle_id, replica=self.replica_id, started_at=started,
             finished_at=now, duration_ms=duration, status=status.value, error=None, result=payload,
             next_run_at=self._next_run(claim, now, trigger, failures=0), failed=False,
         ))
-        if status is not RunStatus.not_running:
-            synced = store.sync_items(session, spec.name, result.items, now)
-            alerts.notify_for_run(session, self.policy, spec, synced, now)
+        # Nothing found and nothing open: syncing would change nothing and tell nothing.
+        if status is not RunStatus.not_running and (result.items or has_open):
+            with nullcontext(session) if session is not None else Session(bind=connection) as items:
+                synced = store.sync_items(items, spec.name, result.items, now)
+                alerts.notify_for_run(items, self.policy, spec, synced, now)
         return RunOutcome(spec.name, status, duration, items=list(result.items))
 
     def _record_failure(self, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
@@ -659,7 +668,7 @@ class HeartbeatEngine:
         failures = claim.consecutive_failures + 1
         log.warning("task %s %s: %s", spec.name, status.value, message)
         with self.database.transaction() as session:
-            store.record_run(session, store.RunRecord(
+            store.record_run(session.connection(), store.RunRecord(
                 claim=claim, trigger=trigger, cycle_id=cycle_id, replica=self.replica_id, started_at=started,
                 finished_at=now, duration_ms=_ms(t0), status=status.value, error=message,
                 result={"status": status.value, "item_count": 0, "error": message},
@@ -1005,7 +1014,8 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
 
     def work() -> None:
         try:
-            with engine.database.on_begin(on_begin), engine.database.sessions() as session, session.begin():
+            outcome = None
+            with engine.database.on_begin(on_begin), engine.database.sessions() as session:
                 ctx.session = session
                 result = spec.handler(ctx)
                 worker.checked = True
@@ -1013,7 +1023,18 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
                     raise TypeError(f"{spec.name} returned {type(result).__name__}, not CheckResult")
                 if worker.abandoned:
                     raise TimeoutError("abandoned after its timeout")
-                worker.outcome = engine._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+                if session.in_transaction():
+                    # The check used its session: its writes commit with the run's record or not at all.
+                    outcome = engine._record(session.connection(), session, spec, claim, trigger, cycle_id, ctx.now,
+                                             t0, result)
+                    session.commit()
+            if outcome is None:
+                # The check never touched the database: the record is a transaction of its own, without
+                # the ORM session's machinery around it.
+                with engine.database.engine.begin() as connection:
+                    worker.connection = connection
+                    outcome = engine._record(connection, None, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+            worker.outcome = outcome  # only once committed
         except BaseException as exc:  # noqa: BLE001 - handed to the loop, which records it
             worker.error = exc
         finally:
@@ -1064,8 +1085,8 @@ async def _execute_async(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckCont
         return await engine._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, RunStatus.failed, error)
 
     def record() -> RunOutcome:
-        with engine.database.transaction() as session:
-            return engine._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+        with engine.database.engine.begin() as connection:
+            return engine._record(connection, None, spec, claim, trigger, cycle_id, ctx.now, t0, result)
 
     try:
         return await engine.database.run(record)

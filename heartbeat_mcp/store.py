@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import Boolean, Connection, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from heartbeat_mcp.database import insert_with_conflicts
@@ -28,6 +28,7 @@ from heartbeat_mcp.task import ActionItem, Priority
 ENGINE_ROW = 1
 # The subject of the alert the engine raises for a task that keeps failing.
 FAILING_SUBJECT = "task_failing"
+_CONFIG, _RUNS, _ITEMS = TaskConfig.__table__, TaskRun.__table__, ActionItemRow.__table__
 
 
 class LeaseLost(RuntimeError):
@@ -265,9 +266,9 @@ class RunRecord:
     failed: bool
 
 
-_CONFIG, _RUNS = TaskConfig.__table__, TaskRun.__table__
-# One statement for every outcome, built once: the parameters say whether the run failed and what comes next.
-_RECORD_RUN = (
+# Every statement that records a run is built once; the parameters say whether the run failed and what
+# comes next. The task's row changes only while we hold its lease.
+_UPDATE_TASK = (
     update(_CONFIG)
     .where(_CONFIG.c.task_name == bindparam("task"), _CONFIG.c.lease_owner == bindparam("token"))
     .values(
@@ -278,24 +279,50 @@ _RECORD_RUN = (
         next_run_at=func.coalesce(bindparam("next_run_at", type_=UTCDateTime()), _CONFIG.c.next_run_at),
     )
 )
-_INSERT_RUN = insert(_RUNS)
+# Whether the task has open action items (the run's own writes included): a run that found nothing, for a
+# task with nothing open, has nothing to sync and costs no further statement.
+_HAS_OPEN = exists().where(_ITEMS.c.task_name == bindparam("task"), _ITEMS.c.resolved_at.is_(None)).label("has_open")
+# The run's history row: column -> parameter.
+_HISTORY = {
+    column: bindparam(param, type_=_RUNS.c[column].type) for column, param in (
+        ("task_name", "task"), ("scheduled_for", "scheduled_for"), ("trigger", "trigger"),
+        ("started_at", "started_at"), ("finished_at", "finished_at"), ("duration_ms", "duration_ms"),
+        ("status", "status"), ("error", "error"), ("result", "summary"), ("replica", "replica"),
+        ("cycle_id", "cycle_id"),
+    )
+}
+# SQLite: the task's row (answering whether anything is open), then the history row.
+_RECORD_TASK = _UPDATE_TASK.returning(_HAS_OPEN)
+_INSERT_HISTORY = insert(_RUNS).values(_HISTORY)
+# PostgreSQL: both rows and the answer in one statement, one round trip; no row back means no lease.
+_recorded = _UPDATE_TASK.returning(_CONFIG.c.task_name).cte("recorded")
+_RECORD_RUN_IN_ONE = select(_HAS_OPEN).select_from(_recorded).add_cte(
+    insert(_RUNS).from_select(list(_HISTORY), select(*_HISTORY.values()).select_from(_recorded)).cte("history")
+)
 
 
-def record_run(session: Session, run: RunRecord) -> None:
-    """Record a finished run in the run's own transaction, if we still hold its lease."""
-    updated = session.execute(_RECORD_RUN, {
+def record_run(connection: Connection, run: RunRecord) -> bool:
+    """Record a finished run in the run's own transaction, if we still hold its lease.
+
+    Returns whether the task has open action items (its own run's writes included).
+    """
+    params = {
         "task": run.claim.task, "token": run.claim.token, "finished_at": run.finished_at, "status": run.status,
         "result": run.result, "error": run.error, "failed": run.failed,
         "success_at": None if run.failed else run.finished_at, "next_run_at": run.next_run_at,
-    }).rowcount
-    if updated != 1:
-        raise LeaseLost(f"task {run.claim.task} was taken over by another replica")
-    session.execute(_INSERT_RUN, {
-        "task_name": run.claim.task, "scheduled_for": run.claim.scheduled_for, "trigger": run.trigger,
-        "started_at": run.started_at, "finished_at": run.finished_at, "duration_ms": run.duration_ms,
-        "status": run.status, "error": run.error, "result": _summary(run.result), "replica": run.replica,
+        "scheduled_for": run.claim.scheduled_for, "trigger": run.trigger, "started_at": run.started_at,
+        "duration_ms": run.duration_ms, "summary": _summary(run.result), "replica": run.replica,
         "cycle_id": run.cycle_id,
-    })
+    }
+    if connection.dialect.name == "postgresql":
+        has_open = connection.execute(_RECORD_RUN_IN_ONE, params).scalar_one_or_none()
+    else:
+        has_open = connection.execute(_RECORD_TASK, params).scalar_one_or_none()
+        if has_open is not None:
+            connection.execute(_INSERT_HISTORY, params)
+    if has_open is None:
+        raise LeaseLost(f"task {run.claim.task} was taken over by another replica")
+    return bool(has_open)
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
