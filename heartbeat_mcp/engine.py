@@ -707,8 +707,15 @@ class HeartbeatEngine:
     # --- the voice-facing API ----------------------------------------------------
 
     def resolve(self, phrase: str | None) -> Target:
-        rows = self._rows_sync()
-        return self.registry.resolve(phrase, group_of={r.task_name: r.group_name for r in rows}, descriptions=self.descriptions())
+        return self._resolve(phrase, self._task_switches())
+
+    def _resolve(self, phrase: str | None, switches: dict[str, store.TaskSwitch]) -> Target:
+        group_of = {name: switch.group_name for name, switch in switches.items()}
+        return self.registry.resolve(phrase, group_of=group_of, descriptions=self.descriptions())
+
+    def _task_switches(self) -> dict[str, store.TaskSwitch]:
+        with self.database.engine.connect() as connection:
+            return store.task_switches(connection)
 
     def _rows_sync(self) -> list[TaskConfig]:
         with self.database.sessions() as session:
@@ -727,9 +734,14 @@ class HeartbeatEngine:
         """
         if not await self._try_prepare():
             raise ConfigurationError("The heartbeat can't reach its database right now.")
-        resolved = await self.database.run(self.resolve, target)
-        rows = {r.task_name: r for r in await self.database.run(self._rows_sync)}
-        names = [n for n in resolved.tasks if resolved.kind == "task" or rows[n].enabled]
+
+        def targets() -> tuple[Target, dict[str, store.TaskSwitch]]:
+            switches = self._task_switches()
+            return self._resolve(target, switches), switches
+
+        # One trip to a worker thread, one light query: the tasks named and whether each is on.
+        resolved, switches = await self.database.run(targets)
+        names = [n for n in resolved.tasks if resolved.kind == "task" or switches[n].enabled]
         names = self.registry.ordered(names)
         current = self._manual_cycle
         if current is not None and set(names) <= current[0]:

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Boolean, Connection, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -150,6 +150,17 @@ def task_rows(session: Session, names: Iterable[str] | None = None) -> list[Task
     return list(session.scalars(query))
 
 
+class TaskSwitch(NamedTuple):
+    group_name: str
+    enabled: bool
+
+
+def task_switches(connection: Connection) -> dict[str, TaskSwitch]:
+    """Each task's group and whether it is on: all that naming tasks and starting a cycle need."""
+    query = select(_CONFIG.c.task_name, _CONFIG.c.group_name, _CONFIG.c.enabled)
+    return {name: TaskSwitch(group, enabled) for name, group, enabled in connection.execute(query)}
+
+
 def set_enabled(session: Session, names: Sequence[str], enabled: bool, now: datetime) -> None:
     values: dict[str, Any] = {"enabled": enabled, "override_enabled": enabled, "updated_at": now}
     session.execute(update(TaskConfig).where(TaskConfig.task_name.in_(names)).values(**values))
@@ -213,15 +224,15 @@ def claim_now(session: Session, names: Sequence[str], now: datetime, token: str,
 
 
 def _lease(session: Session, where: Any, now: datetime, token: str, lease: timedelta, *, scheduled: bool) -> list[Claim]:
+    # On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery.
     stmt = (
-        update(TaskConfig)
-        .where(where, or_(TaskConfig.lease_until.is_(None), TaskConfig.lease_until < now))
+        update(_CONFIG)
+        .where(where, or_(_CONFIG.c.lease_until.is_(None), _CONFIG.c.lease_until < now))
         .values(lease_owner=token, lease_until=now + lease)
         .returning(
-            TaskConfig.task_name, TaskConfig.next_run_at, TaskConfig.timeout_seconds,
-            TaskConfig.consecutive_failures, TaskConfig.schedule, TaskConfig.schedule_seconds,
+            _CONFIG.c.task_name, _CONFIG.c.next_run_at, _CONFIG.c.timeout_seconds,
+            _CONFIG.c.consecutive_failures, _CONFIG.c.schedule, _CONFIG.c.schedule_seconds,
         )
-        .execution_options(synchronize_session=False)
     )
     return [
         Claim(name, next_run if scheduled and next_run else now, token, timeout, failures, schedule, seconds)
