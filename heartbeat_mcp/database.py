@@ -134,6 +134,12 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement commits by itself: no BEGIN, no COMMIT round trip."""
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking database work in a worker thread."""
         return await anyio.to_thread.run_sync(fn, *args)

@@ -631,35 +631,56 @@ class HeartbeatEngine:
             self._database_down(exc)
             return RunOutcome(spec.name, status, _ms(t0), error=describe_error(error or exc), recorded=False)
 
-    def _record(self, connection: Connection, session: Session | None, spec: TaskSpec, claim: store.Claim,
-                trigger: str, cycle_id: str, started: datetime, t0: float, result: CheckResult) -> RunOutcome:
+    def _run_record(self, claim: store.Claim, trigger: str, cycle_id: str, started: datetime, t0: float,
+                    result: CheckResult) -> store.RunRecord:
+        now = self.clock.now()
+        payload = {
+            "status": result.status.value,
+            "item_count": len(result.items),
+            "items": [_item_json(i) for i in result.items[:ITEMS_IN_RESULT]],
+            "metrics": result.metrics,
+            "data": result.data,
+        }
+        return store.RunRecord(
+            claim=claim, trigger=trigger, cycle_id=cycle_id, replica=self.replica_id, started_at=started,
+            finished_at=now, duration_ms=_ms(t0), status=result.status.value, error=None, result=payload,
+            next_run_at=self._next_run(claim, now, trigger, failures=0), failed=False,
+        )
+
+    def _record(self, connection: Connection, session: Session | None, spec: TaskSpec, record: store.RunRecord,
+                result: CheckResult) -> RunOutcome:
         """Record a run in `connection`'s transaction, and sync its findings through `session`.
 
         The record itself is Core statements: the ORM has nothing to add to them.
         Without the check's own session, one joins `connection`'s transaction when
         there are findings to sync (it neither commits nor ends that transaction).
         """
-        now = self.clock.now()
-        status = result.status
-        payload = {
-            "status": status.value,
-            "item_count": len(result.items),
-            "items": [_item_json(i) for i in result.items[:ITEMS_IN_RESULT]],
-            "metrics": result.metrics,
-            "data": result.data,
-        }
-        duration = _ms(t0)
-        has_open = store.record_run(connection, store.RunRecord(
-            claim=claim, trigger=trigger, cycle_id=cycle_id, replica=self.replica_id, started_at=started,
-            finished_at=now, duration_ms=duration, status=status.value, error=None, result=payload,
-            next_run_at=self._next_run(claim, now, trigger, failures=0), failed=False,
-        ))
+        has_open = store.record_run(connection, record)
         # Nothing found and nothing open: syncing would change nothing and tell nothing.
-        if status is not RunStatus.not_running and (result.items or has_open):
+        if result.status is not RunStatus.not_running and (result.items or has_open):
             with nullcontext(session) if session is not None else Session(bind=connection) as items:
-                synced = store.sync_items(items, spec.name, result.items, now)
-                alerts.notify_for_run(items, self.policy, spec, synced, now)
-        return RunOutcome(spec.name, status, duration, items=list(result.items))
+                synced = store.sync_items(items, spec.name, result.items, record.finished_at)
+                alerts.notify_for_run(items, self.policy, spec, synced, record.finished_at)
+        return RunOutcome(spec.name, result.status, record.duration_ms, items=list(result.items))
+
+    def _record_alone(self, spec: TaskSpec, record: store.RunRecord, result: CheckResult,
+                      worker: _Worker | None = None) -> RunOutcome:
+        """Record a run whose check never touched the database, in a transaction of its own.
+
+        On PostgreSQL a run that found nothing is first offered to one statement
+        that commits by itself (no BEGIN or COMMIT round trip); it writes only
+        while the task has nothing open, and otherwise the full record follows.
+        """
+        if not result.items and not self.database.is_sqlite:
+            with self.database.autocommit() as connection:
+                if worker is not None:
+                    worker.connection = connection
+                if store.record_quiet_run(connection, record):
+                    return RunOutcome(spec.name, result.status, record.duration_ms)
+        with self.database.engine.begin() as connection:
+            if worker is not None:
+                worker.connection = connection
+            return self._record(connection, None, spec, record, result)
 
     def _record_failure(self, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
                         started: datetime, t0: float, status: RunStatus, error: BaseException | None) -> RunOutcome:
@@ -1035,17 +1056,13 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
                     raise TypeError(f"{spec.name} returned {type(result).__name__}, not CheckResult")
                 if worker.abandoned:
                     raise TimeoutError("abandoned after its timeout")
+                record = engine._run_record(claim, trigger, cycle_id, ctx.now, t0, result)
                 if session.in_transaction():
                     # The check used its session: its writes commit with the run's record or not at all.
-                    outcome = engine._record(session.connection(), session, spec, claim, trigger, cycle_id, ctx.now,
-                                             t0, result)
+                    outcome = engine._record(session.connection(), session, spec, record, result)
                     session.commit()
             if outcome is None:
-                # The check never touched the database: the record is a transaction of its own, without
-                # the ORM session's machinery around it.
-                with engine.database.engine.begin() as connection:
-                    worker.connection = connection
-                    outcome = engine._record(connection, None, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+                outcome = engine._record_alone(spec, record, result, worker)
             worker.outcome = outcome  # only once committed
         except BaseException as exc:  # noqa: BLE001 - handed to the loop, which records it
             worker.error = exc
@@ -1097,8 +1114,7 @@ async def _execute_async(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckCont
         return await engine._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, RunStatus.failed, error)
 
     def record() -> RunOutcome:
-        with engine.database.engine.begin() as connection:
-            return engine._record(connection, None, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+        return engine._record_alone(spec, engine._run_record(claim, trigger, cycle_id, ctx.now, t0, result), result)
 
     try:
         return await engine.database.run(record)

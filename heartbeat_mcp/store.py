@@ -292,7 +292,8 @@ _UPDATE_TASK = (
 )
 # Whether the task has open action items (the run's own writes included): a run that found nothing, for a
 # task with nothing open, has nothing to sync and costs no further statement.
-_HAS_OPEN = exists().where(_ITEMS.c.task_name == bindparam("task"), _ITEMS.c.resolved_at.is_(None)).label("has_open")
+_OPEN_ITEMS = exists().where(_ITEMS.c.task_name == bindparam("task"), _ITEMS.c.resolved_at.is_(None))
+_HAS_OPEN = _OPEN_ITEMS.label("has_open")
 # The run's history row: column -> parameter.
 _HISTORY = {
     column: bindparam(param, type_=_RUNS.c[column].type) for column, param in (
@@ -305,11 +306,20 @@ _HISTORY = {
 # SQLite: the task's row (answering whether anything is open), then the history row.
 _RECORD_TASK = _UPDATE_TASK.returning(_HAS_OPEN)
 _INSERT_HISTORY = insert(_RUNS).values(_HISTORY)
-# PostgreSQL: both rows and the answer in one statement, one round trip; no row back means no lease.
-_recorded = _UPDATE_TASK.returning(_CONFIG.c.task_name).cte("recorded")
-_RECORD_RUN_IN_ONE = select(_HAS_OPEN).select_from(_recorded).add_cte(
-    insert(_RUNS).from_select(list(_HISTORY), select(*_HISTORY.values()).select_from(_recorded)).cte("history")
-)
+
+
+def _in_one(update_task: Any, *, answer_open: bool) -> Any:
+    """PostgreSQL: the task's row and the history row in one statement, answering with a row only if written."""
+    recorded = update_task.returning(_CONFIG.c.task_name).cte("recorded")
+    history = insert(_RUNS).from_select(list(_HISTORY), select(*_HISTORY.values()).select_from(recorded))
+    answer = _HAS_OPEN if answer_open else recorded.c.task_name
+    return select(answer).select_from(recorded).add_cte(history.cte("history"))
+
+
+_RECORD_RUN_IN_ONE = _in_one(_UPDATE_TASK, answer_open=True)
+# A run that found nothing, while its task has nothing open, needs no other write: one statement that
+# commits by itself records it.
+_RECORD_QUIET_RUN = _in_one(_UPDATE_TASK.where(~_OPEN_ITEMS), answer_open=False)
 
 
 def record_run(connection: Connection, run: RunRecord) -> bool:
@@ -317,14 +327,7 @@ def record_run(connection: Connection, run: RunRecord) -> bool:
 
     Returns whether the task has open action items (its own run's writes included).
     """
-    params = {
-        "task": run.claim.task, "token": run.claim.token, "finished_at": run.finished_at, "status": run.status,
-        "result": run.result, "error": run.error, "failed": run.failed,
-        "success_at": None if run.failed else run.finished_at, "next_run_at": run.next_run_at,
-        "scheduled_for": run.claim.scheduled_for, "trigger": run.trigger, "started_at": run.started_at,
-        "duration_ms": run.duration_ms, "summary": _summary(run.result), "replica": run.replica,
-        "cycle_id": run.cycle_id,
-    }
+    params = _run_params(run)
     if connection.dialect.name == "postgresql":
         has_open = connection.execute(_RECORD_RUN_IN_ONE, params).scalar_one_or_none()
     else:
@@ -334,6 +337,27 @@ def record_run(connection: Connection, run: RunRecord) -> bool:
     if has_open is None:
         raise LeaseLost(f"task {run.claim.task} was taken over by another replica")
     return bool(has_open)
+
+
+def record_quiet_run(connection: Connection, run: RunRecord) -> bool:
+    """Record a run that found nothing in one PostgreSQL statement, on a connection in autocommit.
+
+    True once recorded. False, with nothing written, when the task has open
+    items (resolving them belongs in the record's own transaction) or the
+    lease is gone: `record_run` in a transaction then says which, and does it.
+    """
+    return connection.execute(_RECORD_QUIET_RUN, _run_params(run)).first() is not None
+
+
+def _run_params(run: RunRecord) -> dict[str, Any]:
+    return {
+        "task": run.claim.task, "token": run.claim.token, "finished_at": run.finished_at, "status": run.status,
+        "result": run.result, "error": run.error, "failed": run.failed,
+        "success_at": None if run.failed else run.finished_at, "next_run_at": run.next_run_at,
+        "scheduled_for": run.claim.scheduled_for, "trigger": run.trigger, "started_at": run.started_at,
+        "duration_ms": run.duration_ms, "summary": _summary(run.result), "replica": run.replica,
+        "cycle_id": run.cycle_id,
+    }
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:

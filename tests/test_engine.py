@@ -196,15 +196,18 @@ async def test_a_task_hanging_outside_the_database_is_abandoned(database: Databa
         assert session.scalars(select(ActionItemRow).where(ActionItemRow.task_name == "sleeps")).all() == []
 
 
-@pytest.mark.parametrize("writes", [True, False], ids=["check-writes", "check-reads-nothing"])
-async def test_a_run_whose_task_another_replica_took_over_commits_nothing(database: Database, writes: bool) -> None:
+@pytest.mark.parametrize(("writes", "finds"), [(True, True), (False, True), (False, False)],
+                         ids=["check-writes", "check-finds", "check-does-nothing"])
+async def test_a_run_whose_task_another_replica_took_over_commits_nothing(
+    database: Database, writes: bool, finds: bool,
+) -> None:
     def taken_over(ctx):
         with database.transaction() as session:  # what a replica does once it finds the lease expired
             session.execute(update(TaskConfig).where(TaskConfig.task_name == "taken").values(lease_owner="other/1"))
         if writes:
             ctx.session.add(Replica(id="written by the run", hostname="h", pid=1, started_at=ctx.now,
                                     last_seen=ctx.now, transports=""))
-        return CheckResult(items=[ActionItem("found", Priority.high, "Something to do.")])
+        return CheckResult(items=[ActionItem("found", Priority.high, "Something to do.")] if finds else [])
 
     engine = engine_for(database, pack_of(TaskSpec("taken", taken_over, Every(60), "Tests")), FakeClock(START))
     async with engine.standalone():
