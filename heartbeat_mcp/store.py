@@ -2,6 +2,7 @@
 
 Like procrastinate's manager, the engine's SQL is kept visible here rather
 than spread through the loop. Functions take a Session inside a transaction
+(those on every run's path a Core Connection: the ORM adds only cost there)
 and run in worker threads. Claims are leases: a row is claimed by writing a
 per-batch token into `lease_owner`, and every later write about that run
 checks the token, so a replica that lost its lease can never record (or
