@@ -8,8 +8,11 @@ single process) and PostgreSQL (production, several replicas).
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
@@ -71,11 +74,12 @@ class Database:
             self.engine = create_engine(
                 self.url,
                 echo=echo,
-                connect_args={"check_same_thread": False, "timeout": 30},
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS,
+                              "factory": QueuedWriterConnection},
                 pool_size=pool_size,
                 max_overflow=pool_size,
             )
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, _writers_of(self.url.database))
         else:
             self.engine = create_engine(
                 self.url,
@@ -134,6 +138,12 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement commits by itself: no BEGIN, no COMMIT round trip."""
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking database work in a worker thread."""
         return await anyio.to_thread.run_sync(fn, *args)
@@ -190,30 +200,141 @@ def interrupt(connection: Connection) -> None:
         dbapi.cancel()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+SQLITE_BUSY_SECONDS = 30
+
+
+class WriterQueue:
+    """A lock taken in the order it was asked for.
+
+    Each release hands the lock straight to the longest waiter, so a thread
+    that writes again at once cannot overtake threads already waiting.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiting: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True
+        with self._guard:
+            if turn in self._waiting:
+                self._waiting.remove(turn)
+                return False
+        return True  # handed over between the timeout and the guard: ours after all
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._held = False
+
+
+_queues: dict[str, WriterQueue] = {}
+_queues_guard = threading.Lock()
+
+
+def _writers_of(path: str | None) -> WriterQueue | None:
+    """The queue the writers of one SQLite file take turns on in this process (None: an in-memory database)."""
+    if path in (None, "", ":memory:"):
+        return None
+    with _queues_guard:
+        return _queues.setdefault(os.path.realpath(path), WriterQueue())
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions queue on an in-process lock.
+
+    SQLite lets one writer in at a time, and a writer that finds the file
+    locked sleeps in its busy handler in growing steps (up to 100 ms), so a
+    few threads writing at once spend most of their time asleep while the
+    lock is free. Threads of one process instead wait on a lock that hands
+    over the moment the writer before them commits or rolls back. SQLite's
+    own lock still decides (other processes meet the busy handler as before);
+    this one only orders the process's own writers.
+    """
+
+    writers: WriterQueue | None = None
+    _writing = False
+
+    def begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE once this thread's turn comes; errors read as SQLAlchemy's, like any statement's."""
+        try:
+            if self.writers is not None:
+                if not self.writers.acquire(timeout=SQLITE_BUSY_SECONDS):
+                    # What the busy handler says after the same wait: the caller sees no difference.
+                    raise sqlite3.OperationalError("database is locked")
+                self._writing = True
+            self.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._finished()
+            raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
+        except BaseException:
+            self._finished()
+            raise
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._finished()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._finished()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._finished(closed=True)
+
+    def __del__(self) -> None:
+        self._finished(closed=True)  # a connection dropped mid-transaction must not keep the queue shut
+
+    def _finished(self, *, closed: bool = False) -> None:
+        if self._writing and (closed or not self.in_transaction):
+            self._writing = False
+            assert self.writers is not None
+            self.writers.release()
+
+
+def _configure_sqlite(engine: Engine, writers: WriterQueue | None) -> None:
     """Make SQLite safe for a threaded engine.
 
     WAL lets readers run beside the one writer; `BEGIN IMMEDIATE` takes the
     write lock at the start of a transaction, so two threads never both read
     and then deadlock upgrading to write (SQLite would fail one at once
-    instead of waiting).
+    instead of waiting). The process's own writers queue for it on `writers`.
     """
     lock = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        dbapi_connection.writers = writers
         with lock:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.connection.dbapi_connection.begin_immediate()
 
 
 def insert_with_conflicts(session: Session, target: Any) -> Any:

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,8 +25,9 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from heartbeat_mcp import alerts, store
 from heartbeat_mcp.checklist import (
@@ -638,27 +639,56 @@ class HeartbeatEngine:
             self._database_down(exc)
             return RunOutcome(spec.name, status, _ms(t0), error=describe_error(error or exc), recorded=False)
 
-    def _record(self, session: Any, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
-                started: datetime, t0: float, result: CheckResult) -> RunOutcome:
+    def _run_record(self, claim: store.Claim, trigger: str, cycle_id: str, started: datetime, t0: float,
+                    result: CheckResult) -> store.RunRecord:
         now = self.clock.now()
-        status = result.status
         payload = {
-            "status": status.value,
+            "status": result.status.value,
             "item_count": len(result.items),
             "items": [_item_json(i) for i in result.items[:ITEMS_IN_RESULT]],
             "metrics": result.metrics,
             "data": result.data,
         }
-        duration = _ms(t0)
-        store.record_run(session, store.RunRecord(
+        return store.RunRecord(
             claim=claim, trigger=trigger, cycle_id=cycle_id, replica=self.replica_id, started_at=started,
-            finished_at=now, duration_ms=duration, status=status.value, error=None, result=payload,
+            finished_at=now, duration_ms=_ms(t0), status=result.status.value, error=None, result=payload,
             next_run_at=self._next_run(claim, now, trigger, failures=0), failed=False,
-        ))
-        if status is not RunStatus.not_running:
-            synced = store.sync_items(session, spec.name, result.items, now)
-            alerts.notify_for_run(session, self.policy, spec, synced, now)
-        return RunOutcome(spec.name, status, duration, items=list(result.items))
+        )
+
+    def _record(self, connection: Connection, session: Session | None, spec: TaskSpec, record: store.RunRecord,
+                result: CheckResult) -> RunOutcome:
+        """Record a run in `connection`'s transaction, and sync its findings through `session`.
+
+        The record itself is Core statements: the ORM has nothing to add to them.
+        Without the check's own session, one joins `connection`'s transaction when
+        there are findings to sync (it neither commits nor ends that transaction).
+        """
+        has_open = store.record_run(connection, record)
+        # Nothing found and nothing open: syncing would change nothing and tell nothing.
+        if result.status is not RunStatus.not_running and (result.items or has_open):
+            with nullcontext(session) if session is not None else Session(bind=connection) as items:
+                synced = store.sync_items(items, spec.name, result.items, record.finished_at)
+                alerts.notify_for_run(items, self.policy, spec, synced, record.finished_at)
+        return RunOutcome(spec.name, result.status, record.duration_ms, items=list(result.items))
+
+    def _record_alone(self, spec: TaskSpec, record: store.RunRecord, result: CheckResult,
+                      worker: _Worker | None = None) -> RunOutcome:
+        """Record a run whose check never touched the database, in a transaction of its own.
+
+        On PostgreSQL a run that found nothing is first offered to one statement
+        that commits by itself (no BEGIN or COMMIT round trip); it writes only
+        while the task has nothing open, and otherwise the full record follows.
+        """
+        if not result.items and not self.database.is_sqlite:
+            with self.database.autocommit() as connection:
+                if worker is not None:
+                    worker.connection = connection
+                if store.record_quiet_run(connection, record):
+                    return RunOutcome(spec.name, result.status, record.duration_ms)
+        with self.database.engine.begin() as connection:
+            if worker is not None:
+                worker.connection = connection
+            return self._record(connection, None, spec, record, result)
 
     def _record_failure(self, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
                         started: datetime, t0: float, status: RunStatus, error: BaseException | None) -> RunOutcome:
@@ -667,7 +697,7 @@ class HeartbeatEngine:
         failures = claim.consecutive_failures + 1
         log.warning("task %s %s: %s", spec.name, status.value, message)
         with self.database.transaction() as session:
-            store.record_run(session, store.RunRecord(
+            store.record_run(session.connection(), store.RunRecord(
                 claim=claim, trigger=trigger, cycle_id=cycle_id, replica=self.replica_id, started_at=started,
                 finished_at=now, duration_ms=_ms(t0), status=status.value, error=message,
                 result={"status": status.value, "item_count": 0, "error": message},
@@ -706,8 +736,15 @@ class HeartbeatEngine:
     # --- the voice-facing API ----------------------------------------------------
 
     def resolve(self, phrase: str | None) -> Target:
-        rows = self._rows_sync()
-        return self.registry.resolve(phrase, group_of={r.task_name: r.group_name for r in rows}, descriptions=self.descriptions())
+        return self._resolve(phrase, self._task_switches())
+
+    def _resolve(self, phrase: str | None, switches: dict[str, store.TaskSwitch]) -> Target:
+        group_of = {name: switch.group_name for name, switch in switches.items()}
+        return self.registry.resolve(phrase, group_of=group_of, descriptions=self.descriptions())
+
+    def _task_switches(self) -> dict[str, store.TaskSwitch]:
+        with self.database.engine.connect() as connection:
+            return store.task_switches(connection)
 
     def _rows_sync(self) -> list[TaskConfig]:
         with self.database.sessions() as session:
@@ -726,9 +763,14 @@ class HeartbeatEngine:
         """
         if not await self._try_prepare():
             raise ConfigurationError("The heartbeat can't reach its database right now.")
-        resolved = await self.database.run(self.resolve, target)
-        rows = {r.task_name: r for r in await self.database.run(self._rows_sync)}
-        names = [n for n in resolved.tasks if resolved.kind == "task" or rows[n].enabled]
+
+        def targets() -> tuple[Target, dict[str, store.TaskSwitch]]:
+            switches = self._task_switches()
+            return self._resolve(target, switches), switches
+
+        # One trip to a worker thread, one light query: the tasks named and whether each is on.
+        resolved, switches = await self.database.run(targets)
+        names = [n for n in resolved.tasks if resolved.kind == "task" or switches[n].enabled]
         names = self.registry.ordered(names)
         current = self._manual_cycle
         if current is not None and set(names) <= current[0]:
@@ -1013,7 +1055,8 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
 
     def work() -> None:
         try:
-            with engine.database.on_begin(on_begin), engine.database.sessions() as session, session.begin():
+            outcome = None
+            with engine.database.on_begin(on_begin), engine.database.sessions() as session:
                 ctx.session = session
                 result = spec.handler(ctx)
                 worker.checked = True
@@ -1021,7 +1064,14 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
                     raise TypeError(f"{spec.name} returned {type(result).__name__}, not CheckResult")
                 if worker.abandoned:
                     raise TimeoutError("abandoned after its timeout")
-                worker.outcome = engine._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+                record = engine._run_record(claim, trigger, cycle_id, ctx.now, t0, result)
+                if session.in_transaction():
+                    # The check used its session: its writes commit with the run's record or not at all.
+                    outcome = engine._record(session.connection(), session, spec, record, result)
+                    session.commit()
+            if outcome is None:
+                outcome = engine._record_alone(spec, record, result, worker)
+            worker.outcome = outcome  # only once committed
         except BaseException as exc:  # noqa: BLE001 - handed to the loop, which records it
             worker.error = exc
         finally:
@@ -1072,8 +1122,7 @@ async def _execute_async(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckCont
         return await engine._record_failure_safely(spec, claim, trigger, cycle_id, ctx.now, t0, RunStatus.failed, error)
 
     def record() -> RunOutcome:
-        with engine.database.transaction() as session:
-            return engine._record(session, spec, claim, trigger, cycle_id, ctx.now, t0, result)
+        return engine._record_alone(spec, engine._run_record(claim, trigger, cycle_id, ctx.now, t0, result), result)
 
     try:
         return await engine.database.run(record)

@@ -10,6 +10,7 @@ parses again to the same value.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -363,8 +364,12 @@ _DAILY = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_schedule(text: str, timezone: str) -> Schedule:
-    """Read a schedule as people write or say it; `timezone` places daily times."""
+    """Read a schedule as people write or say it; `timezone` places daily times.
+
+    Remembered: the engine reads every task's stored schedule after each run.
+    """
     phrase = " ".join(_words(text))
     if phrase in (EVERY_CYCLE, "each cycle", "base cycle", "every heartbeat", "every beat"):
         return EveryCycle()

@@ -2,6 +2,7 @@
 
 Like procrastinate's manager, the engine's SQL is kept visible here rather
 than spread through the loop. Functions take a Session inside a transaction
+(those on every run's path a Core Connection: the ORM adds only cost there)
 and run in worker threads. Claims are leases: a row is claimed by writing a
 per-batch token into `lease_owner`, and every later write about that run
 checks the token, so a replica that lost its lease can never record (or
@@ -14,10 +15,11 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Boolean, Integer, String, Text, and_, bindparam, case, delete, func, insert, literal, or_, select, true, update,
+    Boolean, Connection, Integer, String, Text, and_, bindparam, case, delete, exists, func, insert, literal, or_,
+    select, true, update,
 )
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,7 @@ from heartbeat_mcp.task import ActionItem, Priority
 ENGINE_ROW = 1
 # The subject of the alert the engine raises for a task that keeps failing.
 FAILING_SUBJECT = "task_failing"
+_CONFIG, _RUNS, _ITEMS = TaskConfig.__table__, TaskRun.__table__, ActionItemRow.__table__
 
 
 class LeaseLost(RuntimeError):
@@ -151,6 +154,17 @@ def task_rows(session: Session, names: Iterable[str] | None = None) -> list[Task
     return list(session.scalars(query))
 
 
+class TaskSwitch(NamedTuple):
+    group_name: str
+    enabled: bool
+
+
+def task_switches(connection: Connection) -> dict[str, TaskSwitch]:
+    """Each task's group and whether it is on: all that naming tasks and starting a cycle need."""
+    query = select(_CONFIG.c.task_name, _CONFIG.c.group_name, _CONFIG.c.enabled)
+    return {name: TaskSwitch(group, enabled) for name, group, enabled in connection.execute(query)}
+
+
 def set_enabled(session: Session, names: Sequence[str], enabled: bool, now: datetime) -> None:
     values: dict[str, Any] = {"enabled": enabled, "override_enabled": enabled, "updated_at": now}
     session.execute(update(TaskConfig).where(TaskConfig.task_name.in_(names)).values(**values))
@@ -214,15 +228,15 @@ def claim_now(session: Session, names: Sequence[str], now: datetime, token: str,
 
 
 def _lease(session: Session, where: Any, now: datetime, token: str, lease: timedelta, *, scheduled: bool) -> list[Claim]:
+    # On the table, not the mapped class: a Core UPDATE skips the ORM's bulk-update machinery.
     stmt = (
-        update(TaskConfig)
-        .where(where, or_(TaskConfig.lease_until.is_(None), TaskConfig.lease_until < now))
+        update(_CONFIG)
+        .where(where, or_(_CONFIG.c.lease_until.is_(None), _CONFIG.c.lease_until < now))
         .values(lease_owner=token, lease_until=now + lease)
         .returning(
-            TaskConfig.task_name, TaskConfig.next_run_at, TaskConfig.timeout_seconds,
-            TaskConfig.consecutive_failures, TaskConfig.schedule, TaskConfig.schedule_seconds,
+            _CONFIG.c.task_name, _CONFIG.c.next_run_at, _CONFIG.c.timeout_seconds,
+            _CONFIG.c.consecutive_failures, _CONFIG.c.schedule, _CONFIG.c.schedule_seconds,
         )
-        .execution_options(synchronize_session=False)
     )
     return [
         Claim(name, next_run if scheduled and next_run else now, token, timeout, failures, schedule, seconds)
@@ -267,9 +281,9 @@ class RunRecord:
     failed: bool
 
 
-_CONFIG, _RUNS = TaskConfig.__table__, TaskRun.__table__
-# One statement for every outcome, built once: the parameters say whether the run failed and what comes next.
-_RECORD_RUN = (
+# Every statement that records a run is built once; the parameters say whether the run failed and what
+# comes next. The task's row changes only while we hold its lease.
+_UPDATE_TASK = (
     update(_CONFIG)
     .where(_CONFIG.c.task_name == bindparam("task"), _CONFIG.c.lease_owner == bindparam("token"))
     .values(
@@ -280,24 +294,74 @@ _RECORD_RUN = (
         next_run_at=func.coalesce(bindparam("next_run_at", type_=UTCDateTime()), _CONFIG.c.next_run_at),
     )
 )
-_INSERT_RUN = insert(_RUNS)
+# Whether the task has open action items (the run's own writes included): a run that found nothing, for a
+# task with nothing open, has nothing to sync and costs no further statement.
+_OPEN_ITEMS = exists().where(_ITEMS.c.task_name == bindparam("task"), _ITEMS.c.resolved_at.is_(None))
+_HAS_OPEN = _OPEN_ITEMS.label("has_open")
+# The run's history row: column -> parameter.
+_HISTORY = {
+    column: bindparam(param, type_=_RUNS.c[column].type) for column, param in (
+        ("task_name", "task"), ("scheduled_for", "scheduled_for"), ("trigger", "trigger"),
+        ("started_at", "started_at"), ("finished_at", "finished_at"), ("duration_ms", "duration_ms"),
+        ("status", "status"), ("error", "error"), ("result", "summary"), ("replica", "replica"),
+        ("cycle_id", "cycle_id"),
+    )
+}
+# SQLite: the task's row (answering whether anything is open), then the history row.
+_RECORD_TASK = _UPDATE_TASK.returning(_HAS_OPEN)
+_INSERT_HISTORY = insert(_RUNS).values(_HISTORY)
 
 
-def record_run(session: Session, run: RunRecord) -> None:
-    """Record a finished run in the run's own transaction, if we still hold its lease."""
-    updated = session.execute(_RECORD_RUN, {
+def _in_one(update_task: Any, *, answer_open: bool) -> Any:
+    """PostgreSQL: the task's row and the history row in one statement, answering with a row only if written."""
+    recorded = update_task.returning(_CONFIG.c.task_name).cte("recorded")
+    history = insert(_RUNS).from_select(list(_HISTORY), select(*_HISTORY.values()).select_from(recorded))
+    answer = _HAS_OPEN if answer_open else recorded.c.task_name
+    return select(answer).select_from(recorded).add_cte(history.cte("history"))
+
+
+_RECORD_RUN_IN_ONE = _in_one(_UPDATE_TASK, answer_open=True)
+# A run that found nothing, while its task has nothing open, needs no other write: one statement that
+# commits by itself records it.
+_RECORD_QUIET_RUN = _in_one(_UPDATE_TASK.where(~_OPEN_ITEMS), answer_open=False)
+
+
+def record_run(connection: Connection, run: RunRecord) -> bool:
+    """Record a finished run in the run's own transaction, if we still hold its lease.
+
+    Returns whether the task has open action items (its own run's writes included).
+    """
+    params = _run_params(run)
+    if connection.dialect.name == "postgresql":
+        has_open = connection.execute(_RECORD_RUN_IN_ONE, params).scalar_one_or_none()
+    else:
+        has_open = connection.execute(_RECORD_TASK, params).scalar_one_or_none()
+        if has_open is not None:
+            connection.execute(_INSERT_HISTORY, params)
+    if has_open is None:
+        raise LeaseLost(f"task {run.claim.task} was taken over by another replica")
+    return bool(has_open)
+
+
+def record_quiet_run(connection: Connection, run: RunRecord) -> bool:
+    """Record a run that found nothing in one PostgreSQL statement, on a connection in autocommit.
+
+    True once recorded. False, with nothing written, when the task has open
+    items (resolving them belongs in the record's own transaction) or the
+    lease is gone: `record_run` in a transaction then says which, and does it.
+    """
+    return connection.execute(_RECORD_QUIET_RUN, _run_params(run)).first() is not None
+
+
+def _run_params(run: RunRecord) -> dict[str, Any]:
+    return {
         "task": run.claim.task, "token": run.claim.token, "finished_at": run.finished_at, "status": run.status,
         "result": run.result, "error": run.error, "failed": run.failed,
         "success_at": None if run.failed else run.finished_at, "next_run_at": run.next_run_at,
-    }).rowcount
-    if updated != 1:
-        raise LeaseLost(f"task {run.claim.task} was taken over by another replica")
-    session.execute(_INSERT_RUN, {
-        "task_name": run.claim.task, "scheduled_for": run.claim.scheduled_for, "trigger": run.trigger,
-        "started_at": run.started_at, "finished_at": run.finished_at, "duration_ms": run.duration_ms,
-        "status": run.status, "error": run.error, "result": _summary(run.result), "replica": run.replica,
+        "scheduled_for": run.claim.scheduled_for, "trigger": run.trigger, "started_at": run.started_at,
+        "duration_ms": run.duration_ms, "summary": _summary(run.result), "replica": run.replica,
         "cycle_id": run.cycle_id,
-    })
+    }
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -389,7 +453,6 @@ def sync_items(
     return Synced(bool(latest), [(item_id, subject) for item_id, subject in resolved])
 
 
-_ITEMS = ActionItemRow.__table__
 _FOUND = {
     "position": Integer(), "fingerprint": String(), "subject": String(), "priority": String(), "message": Text(),
     "next_step": Text(), "affected": JSONDocument, "data": JSONDocument,

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from heartbeat_mcp import store
 from heartbeat_mcp.clock import FakeClock
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.engine import ConfigurationError
-from heartbeat_mcp.models import ActionItemRow, TaskConfig, TaskRun
+from heartbeat_mcp.models import ActionItemRow, Replica, TaskConfig, TaskRun
 from heartbeat_mcp.registry import TargetError
 from heartbeat_mcp.schedule import DailyAt, Every
 from heartbeat_mcp.singleton import EngineLocked
@@ -215,6 +215,31 @@ async def test_a_task_hanging_outside_the_database_is_abandoned(database: Databa
     assert [r.status for r in runs(database, "sleeps")] == ["timed_out"]
     with database.sessions() as session:
         assert session.scalars(select(ActionItemRow).where(ActionItemRow.task_name == "sleeps")).all() == []
+
+
+@pytest.mark.parametrize(("writes", "finds"), [(True, True), (False, True), (False, False)],
+                         ids=["check-writes", "check-finds", "check-does-nothing"])
+async def test_a_run_whose_task_another_replica_took_over_commits_nothing(
+    database: Database, writes: bool, finds: bool,
+) -> None:
+    def taken_over(ctx):
+        with database.transaction() as session:  # what a replica does once it finds the lease expired
+            session.execute(update(TaskConfig).where(TaskConfig.task_name == "taken").values(lease_owner="other/1"))
+        if writes:
+            ctx.session.add(Replica(id="written by the run", hostname="h", pid=1, started_at=ctx.now,
+                                    last_seen=ctx.now, transports=""))
+        return CheckResult(items=[ActionItem("found", Priority.high, "Something to do.")] if finds else [])
+
+    engine = engine_for(database, pack_of(TaskSpec("taken", taken_over, Every(60), "Tests")), FakeClock(START))
+    async with engine.standalone():
+        run = (await engine.execute_cycle("taken")).runs["taken"]
+    assert (run.status, run.error, run.recorded) == (RunStatus.failed, "taken over by another replica", False)
+    assert runs(database, "taken") == []
+    row = config(database, "taken")
+    assert (row.lease_owner, row.last_run_at) == ("other/1", None)
+    with database.sessions() as session:
+        assert session.get(Replica, "written by the run") is None
+        assert session.scalars(select(ActionItemRow)).all() == []
 
 
 async def test_a_second_engine_on_the_same_sqlite_file_is_refused(tmp_path) -> None:
