@@ -8,7 +8,7 @@ moving the row and adding an entry to each of the table's four indexes.
 Pages written before this keep their rows until those rows move. SQLite
 rewrites a row in place and has no such setting.
 
-Revision ID: 0005_cycle_items_fillfactor
+Revision ID: 0003_items_fillfactor
 Revises: 0002_notifications
 Create Date: 2026-12-03
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0005_cycle_items_fillfactor'
+revision: str = '0003_items_fillfactor'
 down_revision: str | Sequence[str] | None = '0002_notifications'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,6 +1,6 @@
 """contacts indexed by property and role
 
-Revision ID: 0004_pred_realtor
+Revision ID: 0003_realtor
 Revises: 0002_realtor
 Create Date: 2026-12-03
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0004_pred_realtor'
+revision: str = '0003_realtor'
 down_revision: str | Sequence[str] | None = '0002_realtor'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
