@@ -15,7 +15,9 @@ routes answer from memory:
   many replicas are alive) and reads the open items as well only when that
   half changed. A run anywhere rewrites its task's row in the transaction that
   writes its findings, so changes made by other replicas show within one
-  tick, as the engine already promises for pause, resume and configure.
+  tick, as the engine already promises for pause, resume and configure. An
+  SQLite file serves one engine (a second is refused), so there every change
+  is made here and the tick reads nothing.
 - Whatever depends on the time (is a pause over? which check is next?) is
   worked out when asked, from the stored values, so it never goes stale.
 - Whether the database can be reached is not kept here: the engine's own
@@ -123,7 +125,8 @@ class StatusSnapshot:
     def __init__(self, database: Database, clock: Clock, tick_seconds: float, run: DatabaseRunner) -> None:
         self._database = database
         self._clock = clock
-        self._tick = timedelta(seconds=tick_seconds)
+        # Other replicas' changes are looked for once a tick; an SQLite file has no other replicas.
+        self._tick = None if database.is_sqlite else timedelta(seconds=tick_seconds)
         self._run = run
         self._facts: StatusFacts | None = None
         self._kept = False
@@ -167,7 +170,10 @@ class StatusSnapshot:
             await self.refresh()
             while True:
                 stale = self._stale
-                await self._clock.sleep_until(self._clock.now() + self._tick, stale)
+                if self._tick is None:
+                    await stale.wait()
+                else:
+                    await self._clock.sleep_until(self._clock.now() + self._tick, stale)
                 if stale.is_set():
                     self._stale = anyio.Event()
                     await self.refresh()

@@ -92,8 +92,10 @@ async def test_a_cycle_shows_in_the_status_as_soon_as_it_has_run(connect) -> Non
 
 
 async def test_a_change_made_by_another_replica_shows_within_a_tick(
-    database: Database, clock: FakeClock, mode: str
+    postgres_url: str, clock: FakeClock, mode: str
 ) -> None:
+    """PostgreSQL is where replicas share a database (an SQLite file serves one engine)."""
+    database = Database(postgres_url)
     serving = make_engine(database, clock=clock)
     other = make_engine(database, clock=clock)  # another replica on the same database
     async with client_of(build_server(serving), mode) as client:
@@ -112,6 +114,7 @@ async def test_a_change_made_by_another_replica_shows_within_a_tick(
         clock.advance(timedelta(seconds=serving.tick_seconds))
         status = await until(lambda: call(client, "get_heartbeat_status"), lambda s: s["state"] == "running")
         assert status["tasks_enabled"] == 4
+    database.dispose()
 
 
 async def test_a_database_outage_shows_in_the_status_once_the_engine_meets_it(
