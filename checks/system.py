@@ -28,6 +28,7 @@ from mcp import Client
 from sqlalchemy import select
 
 from checks.registry import BASE_CYCLE, SYSTEM, check
+from heartbeat_mcp.httpclient import http_client
 from heartbeat_mcp.models import EngineState, TaskConfig
 from heartbeat_mcp.registry import spoken_task
 from heartbeat_mcp.schedule import speak_duration
@@ -236,7 +237,7 @@ async def external_apis(ctx: CheckContext) -> CheckResult:
     async def probe_into(client: httpx.AsyncClient, endpoint: Endpoint) -> None:
         probes[endpoint.component] = await probe_api(client, endpoint)
 
-    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_SECONDS) as client, anyio.create_task_group() as group:
+    async with await http_client(PROBE_TIMEOUT_SECONDS) as client, anyio.create_task_group() as group:
         for endpoint in endpoints:
             group.start_soon(probe_into, client, endpoint)
     states = {e.component: probes[e.component].state for e in endpoints}

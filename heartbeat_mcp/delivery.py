@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import anyio
-import httpx
 from anyio.abc import TaskStatus
 from pydantic import SecretStr
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -35,6 +34,7 @@ from heartbeat_mcp import __version__
 from heartbeat_mcp.alerts import MCP_CHANNEL_PREFIX, WEBHOOK
 from heartbeat_mcp.clock import Clock
 from heartbeat_mcp.database import Database
+from heartbeat_mcp.httpclient import http_client
 from heartbeat_mcp.models import Delivery, DeliveryAttempt, OutboxNotification
 from heartbeat_mcp.report import clip, plural
 from heartbeat_mcp.task import Priority
@@ -143,7 +143,7 @@ class WebhookChannel:
         headers = {"Idempotency-Key": message.key, "User-Agent": f"heartbeat-mcp/{__version__}"}
         try:
             with anyio.fail_after(self.timeout_seconds):
-                async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+                async with await http_client(self.timeout_seconds) as client:
                     response = await client.post(self._url.get_secret_value(), json=message.payload, headers=headers)
         except Exception as exc:  # noqa: BLE001 - every way of getting no answer is a failed attempt
             raise DeliveryFailed(why_unreachable(exc, self.timeout_seconds)) from None

@@ -44,6 +44,7 @@ from heartbeat_mcp.schedule import DailyAt, Every, EveryCycle, Schedule, parse_s
 from heartbeat_mcp.settings import Settings
 from heartbeat_mcp.singleton import ProcessLock
 from heartbeat_mcp.slots import Slots, chain_lengths
+from heartbeat_mcp.snapshot import StatusSnapshot
 from heartbeat_mcp.task import (
     ActionItem, CheckContext, CheckPack, CheckResult, HostInfo, Priority, RunStatus, TaskSpec,
 )
@@ -112,6 +113,8 @@ class EngineStatus:
     checklist_error: str | None
     running_tasks: list[str]
     uptime_seconds: float
+    open_items: dict[str, int]  # by priority
+    top_item: str | None  # the message of the most pressing open item
 
 
 class _InFlight:
@@ -176,6 +179,7 @@ class HeartbeatEngine:
         self._manual_cycle: tuple[frozenset[str], anyio.Event, list[CycleOutcome]] | None = None
         self.policy = alerts.AlertPolicy.from_settings(settings)
         self.dispatcher = Dispatcher(database, self.clock, self.replica_id)
+        self.snapshot = StatusSnapshot(database, self.clock, tick_seconds, self._db)
         if settings.webhook_url is not None:
             self.dispatcher.add(WebhookChannel(settings.webhook_url))
 
@@ -292,6 +296,7 @@ class HeartbeatEngine:
             self._loop_scope = scope
             async with anyio.create_task_group() as group:
                 group.start_soon(self.dispatcher.run)
+                group.start_soon(self.snapshot.keep)
                 task_status.started()
                 while True:
                     wake = self._wake
@@ -546,6 +551,7 @@ class HeartbeatEngine:
                 runs[claim.task] = inflight[claim.task].outcome = outcome
                 inflight[claim.task].done.set()
                 self._inflight.pop(claim.task, None)
+            self.snapshot.changed()
             if progress is not None:
                 await progress(outcome, len(runs), total)
 
@@ -570,6 +576,7 @@ class HeartbeatEngine:
             "cycle %s (%s): %d tasks in %.0f ms, %d failed",
             cycle_id[:8], trigger, len(runs), cycle.duration_ms, len(cycle.failed),
         )
+        await self.snapshot.refresh()  # the cycle's listeners tell clients the status changed: it has, by now
         if self.policy.cycle_complete and runs:
             await self._db(self._announce_cycle, cycle)
         self.dispatcher.wake()
@@ -804,7 +811,7 @@ class HeartbeatEngine:
             await self.database.run_in_transaction(lambda s: store.set_engine_paused(s, now, True, until))
         else:
             await self.database.run_in_transaction(lambda s: store.set_task_paused(s, list(resolved.tasks), True, until, now))
-        self.wake()
+        await self._applied()
         return resolved
 
     async def resume(self, target: str | None = None) -> Target:
@@ -814,7 +821,7 @@ class HeartbeatEngine:
             await self.database.run_in_transaction(lambda s: store.set_engine_paused(s, now, False, None))
         else:
             await self.database.run_in_transaction(lambda s: store.set_task_paused(s, list(resolved.tasks), False, None, now))
-        self.wake()
+        await self._applied()
         return resolved
 
     async def configure(
@@ -835,7 +842,7 @@ class HeartbeatEngine:
         now = self.clock.now()
         if resolved.kind == "engine" and enabled is not None and interval is None:
             await self.database.run_in_transaction(lambda s: store.set_engine_paused(s, now, not enabled, None))
-            self.wake()
+            await self._applied()
             return resolved
 
         def apply(session: Any) -> None:
@@ -848,8 +855,13 @@ class HeartbeatEngine:
                 store.set_enabled(session, list(resolved.tasks), enabled, now)
 
         await self.database.run_in_transaction(apply)
-        self.wake()
+        await self._applied()
         return resolved
+
+    async def _applied(self) -> None:
+        """A pause, resume or configure is written: the loop looks again, and the status says so before we return."""
+        self.wake()
+        await self.snapshot.refresh()
 
     async def effective_checklist(self) -> str:
         """The configuration in force, as HEARTBEAT.md: the file's layout with run-time changes applied."""
@@ -945,33 +957,19 @@ class HeartbeatEngine:
         return await self.database.run(read)
 
     async def get_status(self) -> EngineStatus:
-        return (await self.overview(with_report=False))[0]
+        """What the status tool, the status resource and the health routes say.
 
-    async def overview(self, *, with_report: bool = True) -> tuple[EngineStatus, Report | None]:
-        """The engine's state and (unless told not to) the report, read in one session and one thread hop.
-
-        What the status tool and resource answer from: asked while a heavy
-        cycle runs, one trip to the database is what keeps them quick. The
-        report carries the counts and only the top item, all a status says.
+        Asked while a heavy cycle runs, it must not wait on the database: while
+        the loop runs, the facts come from the snapshot it keeps (see
+        snapshot.py). The database's state is the engine's flag, read now, so
+        an outage the engine has met shows at once, whatever the snapshot holds.
         """
         now = self.clock.now()
-
-        def read() -> tuple[Any, list[TaskConfig], int, Report | None]:
-            with self.database.sessions() as session:
-                state = session.get(store.EngineState, store.ENGINE_ROW)
-                rows = store.task_rows(session)
-                replicas = session.scalar(
-                    select(func.count()).select_from(Replica).where(Replica.last_seen > now - timedelta(minutes=2))
-                ) or 0
-                report = build_report(session, now, rows=rows, item_limit=1) if with_report else None
-                return state, rows, replicas, report
-
-        try:
-            state, rows, replicas, report = await self.database.run(read)
-            self._database_up()
-        except (OperationalError, DBAPIError) as exc:
-            self._database_down(exc)
-            state, rows, replicas, report = None, [], 0, None
+        facts = await self.snapshot.read()
+        if self.database_ok is False:
+            facts = None
+        state = facts.engine if facts else None
+        rows = state.tasks if state else ()
         paused = bool(state and store.is_paused(state.paused, state.paused_until, now))
         if not self.running:
             engine_state = "stopped"
@@ -981,18 +979,18 @@ class HeartbeatEngine:
             engine_state = "paused" if paused else "running"
         active = [r for r in rows if r.enabled and not store.is_paused(r.paused, r.paused_until, now)]
         upcoming = min(active, key=lambda r: r.next_run_at or now, default=None)
-        status = EngineStatus(
+        return EngineStatus(
             state=engine_state,
             paused_until=state.paused_until if paused and state else None,
             database="down" if self.database_ok is False else "ok",
             database_error=self.database_error,
             replica=self.replica_id,
-            replicas=replicas,
+            replicas=state.replicas if state else 0,
             tasks_enabled=sum(1 for r in rows if r.enabled),
             tasks_total=len(rows),
-            tasks_paused=[r.task_name for r in rows if store.is_paused(r.paused, r.paused_until, now)],
-            tasks_failing=[r.task_name for r in rows if r.consecutive_failures > 0],
-            next_task=upcoming.task_name if upcoming else None,
+            tasks_paused=[r.name for r in rows if store.is_paused(r.paused, r.paused_until, now)],
+            tasks_failing=[r.name for r in rows if r.consecutive_failures > 0],
+            next_task=upcoming.name if upcoming else None,
             next_run_at=upcoming.next_run_at if upcoming else None,
             last_cycle=max((r.last_run_at for r in rows if r.last_run_at), default=None),
             base_interval_seconds=(state.base_interval_seconds if state and state.base_interval_seconds else self.settings.interval_seconds),
@@ -1000,8 +998,9 @@ class HeartbeatEngine:
             checklist_error=self.checklist_error,
             running_tasks=sorted(self._inflight),
             uptime_seconds=round(self.uptime, 1),
+            open_items=facts.open_items if facts else {},
+            top_item=facts.top_item if facts else None,
         )
-        return status, report
 
 
 @dataclass(frozen=True)

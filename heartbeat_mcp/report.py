@@ -19,6 +19,8 @@ from heartbeat_mcp.task import Priority, RunStatus
 
 ReportStatus = Literal["healthy", "action_needed", "degraded", "unhealthy"]
 PRIORITY_ORDER = case({p.value: p.rank for p in Priority}, value=ActionItemRow.priority, else_=0)
+# Most pressing first, then newest: the order of every item list, and which item a briefing starts with.
+OPEN_ITEMS_ORDER = (PRIORITY_ORDER.desc(), ActionItemRow.first_seen.desc(), ActionItemRow.id)
 FAILED = (RunStatus.failed.value, RunStatus.timed_out.value)
 
 
@@ -87,7 +89,7 @@ def open_items_query(now: datetime, tasks: list[str] | None = None, min_priority
         query = query.where(ActionItemRow.task_name.in_(tasks))
     if min_priority is not None:
         query = query.where(PRIORITY_ORDER >= min_priority.rank)
-    return query.order_by(PRIORITY_ORDER.desc(), ActionItemRow.first_seen.desc(), ActionItemRow.id)
+    return query.order_by(*OPEN_ITEMS_ORDER)
 
 
 def build_report(

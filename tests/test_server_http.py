@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import anyio
 import httpx
@@ -17,17 +18,16 @@ import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from sqlalchemy import update
 
 from heartbeat_mcp.clock import FakeClock
 from heartbeat_mcp.database import Database
 from heartbeat_mcp.engine import HeartbeatEngine
-from heartbeat_mcp.models import TaskConfig
 from heartbeat_mcp.server import build_server
 from heartbeat_mcp.server.host import EngineHost
 from heartbeat_mcp.server.run import http_transport, run_server
+from heartbeat_mcp.task import CheckContext, CheckPack, CheckResult
 from tests.engine_support import TcpProxy
-from tests.server_fixtures import START, TASK_NAMES, call, clock, make_engine  # noqa: F401 - clock: a fixture
+from tests.server_fixtures import START, TASK_NAMES, TEST_PACK, call, clock, make_engine  # noqa: F401 - clock: a fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -100,12 +100,18 @@ async def test_every_health_route_answers_health_json_with_pass_warn_or_fail(
                     assert all(o["status"] in ("pass", "warn", "fail") and o["time"] for o in observations)
 
 
+def price_feed_down(ctx: CheckContext) -> CheckResult:
+    raise ConnectionError("the price feed did not answer")
+
+
 async def test_health_warns_when_a_check_keeps_failing_and_names_it(database: Database, clock: FakeClock,
                                                                      free_tcp_port: int) -> None:
-    async with serving(make_engine(database, clock=clock), free_tcp_port) as web:
-        with database.transaction() as session:
-            session.execute(update(TaskConfig).where(TaskConfig.task_name == "price_drops")
-                            .values(consecutive_failures=3, last_status="failed"))
+    pack = CheckPack("failing", tuple(replace(t, handler=price_feed_down) if t.name == "price_drops" else t
+                                      for t in TEST_PACK.tasks))
+    engine = make_engine(database, pack, clock=clock)
+    async with serving(engine, free_tcp_port) as web:
+        for _ in range(3):
+            await engine.execute_cycle("price drops")
         answer = await web.get("/health/heartbeat")
     assert (answer.status_code, answer.json()["status"]) == (200, "warn")
     assert answer.json()["checks"]["heartbeat:failingTasks"][0]["output"] == "price_drops"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -129,7 +129,12 @@ def task_names(names: list[str], limit: int = 2) -> str:
 
 def items_sentence(report: Report, *, qualifier: str = "") -> str:
     """The count, how many are urgent or high, and the top item: how every briefing starts."""
-    counts = report.action_item_counts
+    top = report.action_items[0].message if report.action_items else ""
+    return counted_items(report.action_item_counts, top, fresh=report.new_since_last_asked, qualifier=qualifier)
+
+
+def counted_items(counts: Mapping[str, int], top: str, *, fresh: int | None = None, qualifier: str = "") -> str:
+    """`items_sentence` from its parts, for the status, which keeps the counts and the top item alone."""
     total = sum(counts.values())
     noun = f"{qualifier} item" if qualifier else "item"
     if total == 0:
@@ -138,10 +143,8 @@ def items_sentence(report: Report, *, qualifier: str = "") -> str:
     lead = f"{plural(total, noun)} {'needs' if total == 1 else 'need'} attention"
     if 0 < pressing < total:
         lead += f", {pressing} urgent or high"
-    fresh = report.new_since_last_asked
     if fresh is not None:  # the agent has heard the report before: say what changed since
         lead += f", {fresh or 'none'} new since you last asked"
-    top = report.action_items[0].message if report.action_items else ""
     return f"{lead}; the top one: {first_sentence(top)}" if top else f"{lead}."
 
 

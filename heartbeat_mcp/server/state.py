@@ -17,7 +17,7 @@ from heartbeat_mcp.engine import HeartbeatEngine
 from heartbeat_mcp.registry import Target, TargetError, spoken_task
 from heartbeat_mcp.report import Report, TaskState, plural
 from heartbeat_mcp.schedule import Every
-from heartbeat_mcp.server.speech import about, ago, clock_time, from_now, items_sentence, say, task_names
+from heartbeat_mcp.server.speech import about, ago, clock_time, counted_items, from_now, items_sentence, say, task_names
 from heartbeat_mcp.task import Priority
 
 RECENT_RUNS = 20
@@ -58,7 +58,7 @@ class StatusView(BaseModel):
 
 
 async def read_status(engine: HeartbeatEngine) -> StatusView:
-    status, report = await engine.overview()
+    status = await engine.get_status()
     now, zone = engine.clock.now(), engine.settings.timezone
     if status.state == "stopped":
         speech = say("The heartbeat engine is stopped, so nothing is being checked right now.")
@@ -66,7 +66,6 @@ async def read_status(engine: HeartbeatEngine) -> StatusView:
         speech = say("The heartbeat can't reach its database, so nothing is being checked right now.",
                      "It keeps retrying by itself.")
     else:
-        assert report is not None
         if status.state == "disabled":
             lead = "The heartbeat is switched off in its settings, so no checks run"
         elif status.state == "paused":
@@ -81,7 +80,7 @@ async def read_status(engine: HeartbeatEngine) -> StatusView:
         if status.tasks_failing and status.state != "disabled":
             failing = status.tasks_failing
             lead += f"; {task_names(failing)} {'is' if len(failing) == 1 else 'are'} failing"
-        speech = say(lead, items_sentence(report))
+        speech = say(lead, counted_items(status.open_items, status.top_item or ""))
     return StatusView(
         speech=speech,
         state=status.state,
@@ -98,7 +97,7 @@ async def read_status(engine: HeartbeatEngine) -> StatusView:
         next_task=status.next_task,
         next_run_at=status.next_run_at,
         last_cycle=status.last_cycle,
-        open_action_items=report.action_item_counts if report else {},
+        open_action_items=status.open_items,
         replicas=status.replicas,
         uptime_seconds=status.uptime_seconds,
         checklist_error=status.checklist_error,
