@@ -35,6 +35,7 @@ from checks.spoken import spoken_days
 from checks.sql import (
     active_since, activity_tallies, count_of, days_between, in_scope, json_list_length, json_rows,
     last_activity, latest_event, open_property, own_activity, quiet_before, rounded, session_of, utc,
+    without_nested_loops,
 )
 from heartbeat_mcp.report import spoken_list
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
@@ -513,17 +514,21 @@ def deals_needing_attention(ctx: CheckContext) -> CheckResult:
     these deals only, worst first and said in words ("no required contract
     signed", "no buyer, seller, lawyer or lender on file", "no activity in
     two weeks", …); the next step answers the worst. Statements: one count
-    of the deals with a probability, one read of the low ones.
+    of the deals with a probability, one read of the low ones; on PostgreSQL
+    two more, which plan that read without nested loops (`without_nested_loops`:
+    the probabilities closing_probabilities has just written leave the
+    planner's statistics behind).
     """
     session = session_of(ctx)
     stored = select(PropertySnapshot.property_id).where(PropertySnapshot.closing_probability.is_not(None))
     low = select(PropertySnapshot.property_id).where(PropertySnapshot.closing_probability < ALARM)
     outlook = _outlook(ctx, among=low)
-    rows = session.execute(
-        select(outlook, PropertySnapshot.closing_probability.label("stored"))
-        .join(PropertySnapshot, PropertySnapshot.property_id == outlook.c.id)
-        .order_by(PropertySnapshot.closing_probability, outlook.c.id)
-    ).all()
+    with without_nested_loops(session):
+        rows = session.execute(
+            select(outlook, PropertySnapshot.closing_probability.label("stored"))
+            .join(PropertySnapshot, PropertySnapshot.property_id == outlook.c.id)
+            .order_by(PropertySnapshot.closing_probability, outlook.c.id)
+        ).all()
     items = []
     for row in rows:
         reasons = _held_back_by(row)
