@@ -7,9 +7,9 @@ owner research, its activity, its offers — from `_FACTS`, so a rule that two
 checks share is written once. Facts come from one grouped pass per table
 (for the busy activity tables, notes and conversations: over the weeks the
 rule looks at), joined back to the deals by property: at portfolio scale
-that is far cheaper than a lookup per deal and fact. The scores are computed in SQL from those facts; Python only words the
-results. Each check issues a fixed number of statements whatever the
-portfolio size.
+that is far cheaper than a lookup per deal and fact. The scores are
+computed in SQL from those facts; Python only words the results. Each check
+issues a fixed number of statements whatever the portfolio size.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from checks.schema import (
 )
 from checks.spoken import spoken_days
 from checks.sql import (
-    active_since, activity_tallies, count_of, days_between, in_scope, json_list_length, json_rows,
+    active_since, activity_tallies, count_of, days_between, in_scope, json_list_length,
     last_activity, latest_event, open_property, own_activity, quiet_before, rounded, session_of, utc,
     without_nested_loops,
 )
+from heartbeat_mcp.database import json_rows
 from heartbeat_mcp.report import spoken_list
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 

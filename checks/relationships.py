@@ -38,10 +38,10 @@ from checks.schema import (
 from checks.spoken import spoken_age, spoken_number
 from checks.sql import (
     CONTRACT, NOTE, OFFER, by_owner_index, count_of, days_between, in_scope, interaction_totals,
-    json_from, json_rows, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
+    json_from, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
     session_of, utc,
 )
-from heartbeat_mcp.database import insert_with_conflicts
+from heartbeat_mcp.database import insert_with_conflicts, json_rows
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 
 SNAPSHOT_DAYS = 2

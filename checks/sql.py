@@ -24,7 +24,6 @@ from sqlalchemy.sql.functions import FunctionElement, GenericFunction
 from checks.schema import (
     Contact, Contract, ConversationHistory, Notification, Offer, Property, PropertyNote,
 )
-from heartbeat_mcp.database import json_rows
 from heartbeat_mcp.sqltypes import JSONDocument, UTCDateTime
 from heartbeat_mcp.task import CheckContext
 
@@ -183,7 +182,8 @@ def last_activity(property_: type[Property] | Any = Property,
 
 def latest_event(table: str) -> ColumnElement[datetime]:
     """The latest activity time of a group of `table`'s rows (an aggregate), for `last_activity(known=…)`."""
-    return func.max(_row_latest(dict((owner.table.name, columns) for owner, columns in _activity_by_table())[table]))
+    columns = next(columns for owner, columns in _activity_by_table() if owner.table.name == table)
+    return func.max(_row_latest(columns))
 
 
 def _row_latest(columns: list[Any]) -> ColumnElement[datetime]:
@@ -618,7 +618,7 @@ def _found_in_default(element: found_in, compiler: Any, **kw: Any) -> str:
 __all__ = [
     "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "ActivityTally", "active_since", "activity_tallies",
     "activity_events", "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
-    "interaction_totals", "json_from", "json_list_length", "json_object", "json_rows", "json_value",
+    "interaction_totals", "json_from", "json_list_length", "json_object", "json_value",
     "last_activity", "last_interaction", "latest_event", "latest_present", "named_in_notes", "no_interaction",
     "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
     "session_of", "utc", "without_nested_loops",

@@ -397,8 +397,8 @@ class HeartbeatEngine:
             state = store.engine_state(session, now)
             base = state.base_interval_seconds or self.settings.interval_seconds
             store.sync_tasks(session, self._defaults(base, now), now)
-            for task, duration_ms in store.latest_durations(session).items():
-                self._expected_ms.setdefault(task, duration_ms)
+            if not self._expected_ms:  # from history once; after that, from this process's own runs
+                self._expected_ms.update(store.latest_durations(session))
             session.merge(Replica(
                 id=self.replica_id, hostname=socket.gethostname(), pid=os.getpid(), started_at=now,
                 last_seen=now, transports=",".join(self.host.transports),
