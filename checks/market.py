@@ -282,7 +282,7 @@ SHIFT_THRESHOLD = 0.10
 MIN_LISTINGS_PER_WINDOW = 3
 
 
-@check("market_shifts", group=MARKET, schedule=EVERY_15_MINUTES,
+@check("market_shifts", read_only=True, group=MARKET, schedule=EVERY_15_MINUTES,
        description="Detect market shifts in the agent's active cities")
 def market_shifts(ctx: CheckContext) -> CheckResult:
     """Tell the agent when asking prices in one of their cities have moved by a tenth or more.

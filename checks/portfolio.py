@@ -72,7 +72,7 @@ UNSIGNED_SPOKEN = {
 # --- stale_properties ----------------------------------------------------------------
 
 
-@check("stale_properties", group=PORTFOLIO, schedule=BASE_CYCLE,
+@check("stale_properties", read_only=True, group=PORTFOLIO, schedule=BASE_CYCLE,
        description="Flag properties with no activity past their stage's threshold")
 def stale_properties(ctx: CheckContext) -> CheckResult:
     """A property not complete whose last activity is older than its stage's threshold.
@@ -121,7 +121,7 @@ def _stale_thresholds(ctx: CheckContext) -> dict[str, float]:
 # --- contract_deadlines --------------------------------------------------------------
 
 
-@check("contract_deadlines", group=PORTFOLIO, schedule=BASE_CYCLE,
+@check("contract_deadlines", read_only=True, group=PORTFOLIO, schedule=BASE_CYCLE,
        description="Warn about required contracts near or past their deadline")
 def contract_deadlines(ctx: CheckContext) -> CheckResult:
     """Required, unsettled contracts whose required_by_date is past or within 3 days.
@@ -170,7 +170,7 @@ def _deadline_phrase(today: date, due: date, overdue: bool) -> str:
 # --- unsigned_contracts --------------------------------------------------------------
 
 
-@check("unsigned_contracts", group=PORTFOLIO, schedule=BASE_CYCLE,
+@check("unsigned_contracts", read_only=True, group=PORTFOLIO, schedule=BASE_CYCLE,
        description="Flag required contracts still unsigned after three days")
 def unsigned_contracts(ctx: CheckContext) -> CheckResult:
     """Required contracts in draft, sent, in_progress or pending_signature created more than 3 days ago.
@@ -411,7 +411,7 @@ def _stuck_item(now: datetime, row: Any) -> ActionItem:
 # --- high_score_no_action ------------------------------------------------------------
 
 
-@check("high_score_no_action", group=PORTFOLIO, schedule=BASE_CYCLE,
+@check("high_score_no_action", read_only=True, group=PORTFOLIO, schedule=BASE_CYCLE,
        description="Flag high-score properties with no contracts and no recent action")
 def high_score_no_action(ctx: CheckContext) -> CheckResult:
     """A property not complete with deal_score ≥ 80, no contract at all and no activity in the last 3 days → high.

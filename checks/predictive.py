@@ -505,7 +505,7 @@ def _drop_item(row: Any) -> ActionItem:
 
 
 @check("deals_needing_attention", group=PREDICTIVE, schedule=HOURLY, description="Identify deals needing attention",
-       after=("closing_probabilities",))
+       after=("closing_probabilities",), read_only=True)
 def deals_needing_attention(ctx: CheckContext) -> CheckResult:
     """An open deal whose stored closing probability is under 40 → high, with what pulls it down.
 
@@ -575,7 +575,7 @@ def _queue_priority(score: float) -> Priority:
     return next((priority for priority, floor in QUEUE_PRIORITIES if score >= floor), Priority.low)
 
 
-@check("follow_up_queue", group=PREDICTIVE, schedule=HOURLY, description="Rank the follow-up queue",
+@check("follow_up_queue", read_only=True, group=PREDICTIVE, schedule=HOURLY, description="Rank the follow-up queue",
        after=("rescore_properties",))
 def follow_up_queue(ctx: CheckContext) -> CheckResult:
     """Rank the open properties nobody touched in the last 24 hours: whom to call first.

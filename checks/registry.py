@@ -48,13 +48,14 @@ def check(
     timeout_seconds: float = 60.0,
     after: tuple[str, ...] = (),
     system: bool = False,
+    read_only: bool = False,
 ) -> Callable[[H], H]:
     """Register the decorated function as a heartbeat task of the realtor pack."""
 
     def register(handler: H) -> H:
         CHECKS.append(TaskSpec(
             name=name, handler=handler, schedule=schedule, group=group, description=description,
-            priority=priority, timeout_seconds=timeout_seconds, after=after, system=system,
+            priority=priority, timeout_seconds=timeout_seconds, after=after, system=system, read_only=read_only,
         ))
         return handler
 

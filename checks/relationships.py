@@ -394,7 +394,7 @@ def _record(session: Any, now: datetime, rows: list[Any]) -> None:
 
 
 @check("cooling_relationships", group=RELATIONSHIPS, schedule=HOURLY, description="Detect cooling relationships",
-       after=("relationship_scores",))
+       after=("relationship_scores",), read_only=True)
 def cooling_relationships(ctx: CheckContext) -> CheckResult:
     """A watched contact whose latest score is 10% or more below their previous one.
 
@@ -480,7 +480,8 @@ def _cooling_item(now: datetime, row: Any) -> ActionItem:
 # --- overdue_follow_ups ------------------------------------------------------------------
 
 
-@check("overdue_follow_ups", group=RELATIONSHIPS, schedule=HOURLY, description="Flag overdue follow-ups")
+@check("overdue_follow_ups", read_only=True, group=RELATIONSHIPS, schedule=HOURLY,
+       description="Flag overdue follow-ups")
 def overdue_follow_ups(ctx: CheckContext) -> CheckResult:
     """Enabled follow_up tasks, pending or scheduled, whose scheduled_at is in the past → high, one item each.
 
@@ -520,7 +521,7 @@ def _overdue_item(now: datetime, task: Any) -> ActionItem:
 # --- contacts_needing_outreach -----------------------------------------------------------
 
 
-@check("contacts_needing_outreach", group=RELATIONSHIPS, schedule=HOURLY,
+@check("contacts_needing_outreach", read_only=True, group=RELATIONSHIPS, schedule=HOURLY,
        description="Identify key contacts needing outreach")
 def contacts_needing_outreach(ctx: CheckContext) -> CheckResult:
     """Key contacts (buyer, seller, lender, lawyer, attorney) of open properties silent for 14 days → medium.

@@ -298,7 +298,7 @@ def _late_tasks(ctx: CheckContext) -> list[LateTask] | None:
     return late
 
 
-@check("background_workers", group=SYSTEM, schedule=BASE_CYCLE, system=True,
+@check("background_workers", read_only=True, group=SYSTEM, schedule=BASE_CYCLE, system=True,
        description="Make sure the heartbeat's own loops keep beating")
 def background_workers(ctx: CheckContext) -> CheckResult:
     """Flag the engine's tasks that have stopped running on schedule ("missed beats").

@@ -680,21 +680,18 @@ class HeartbeatEngine:
 
     def _record_alone(self, spec: TaskSpec, record: store.RunRecord, result: CheckResult,
                       worker: _Worker | None = None) -> RunOutcome:
-        """Record a run whose check never touched the database, in a transaction of its own.
+        """Record a run whose check wrote nothing, in a transaction of its own.
 
-        On PostgreSQL a run that found nothing is first offered to one statement
-        that commits by itself (no BEGIN or COMMIT round trip); it writes only
-        while the task has nothing open, and otherwise the full record follows.
+        A run that found nothing is first offered to `store.record_quiet_run`
+        (one self-committing statement on PostgreSQL, the driver's own
+        statements on SQLite); it writes only while the task has nothing open,
+        and otherwise the full record follows.
         """
-        if not result.items and not self.database.is_sqlite:
-            with self.database.autocommit() as connection:
-                if worker is not None:
-                    worker.connection = connection
-                if store.record_quiet_run(connection, record):
-                    return RunOutcome(spec.name, result.status, record.duration_ms)
+        watch = worker.watch if worker is not None else _unwatched
+        if not result.items and store.record_quiet_run(self.database, record, watch):
+            return RunOutcome(spec.name, result.status, record.duration_ms)
         with self.database.engine.begin() as connection:
-            if worker is not None:
-                worker.connection = connection
+            watch(connection.connection.dbapi_connection)
             return self._record(connection, None, spec, record, result)
 
     def _record_failure(self, spec: TaskSpec, claim: store.Claim, trigger: str, cycle_id: str,
@@ -1024,12 +1021,19 @@ class _Worker:
     """
 
     def __init__(self) -> None:
-        self.connection: Any = None
+        self.connection: Any = None  # the driver connection the run is on now
         self.checked = False  # the handler has returned: only the run's own record is left to write
         self.abandoned = False
         self.finished = threading.Event()
         self.outcome: RunOutcome | None = None
         self.error: BaseException | None = None
+
+    def watch(self, dbapi_connection: Any) -> None:
+        self.connection = dbapi_connection
+
+
+def _unwatched(_dbapi_connection: Any) -> None:
+    """No run to interrupt: the record of a check that ran on the event loop."""
 
 
 _TAKEN_OVER = "taken over by another replica"
@@ -1039,6 +1043,9 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
                         trigger: str, cycle_id: str, t0: float) -> RunOutcome:
     """Run a synchronous check in a worker thread, in the transaction that also records its run.
 
+    A read-only check's transaction ends when it returns (it wrote nothing),
+    and its run is recorded in a transaction of its own.
+
     At the timeout (or when the lease is lost) the statement the thread is
     running is interrupted, so its transaction rolls back at once; a thread
     stuck outside the database is abandoned after a short grace.
@@ -1047,7 +1054,7 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
     timeout = claim.timeout_seconds
 
     def on_begin(connection: Any) -> None:
-        worker.connection = connection
+        worker.watch(connection.connection.dbapi_connection)
         if not engine.database.is_sqlite and not worker.checked:
             # PostgreSQL stops the check's statements itself at the deadline, even if we cannot.
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
@@ -1055,7 +1062,8 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
     def work() -> None:
         try:
             outcome = None
-            with engine.database.on_begin(on_begin), engine.database.sessions() as session:
+            sessions = engine.database.readers if spec.read_only else engine.database.sessions
+            with engine.database.on_begin(on_begin), sessions() as session:
                 ctx.session = session
                 result = spec.handler(ctx)
                 worker.checked = True
@@ -1064,7 +1072,7 @@ async def _execute_sync(engine: HeartbeatEngine, spec: TaskSpec, ctx: CheckConte
                 if worker.abandoned:
                     raise TimeoutError("abandoned after its timeout")
                 record = engine._run_record(claim, trigger, cycle_id, ctx.now, t0, result)
-                if session.in_transaction():
+                if session.in_transaction() and not spec.read_only:
                     # The check used its session: its writes commit with the run's record or not at all.
                     outcome = engine._record(session.connection(), session, spec, record, result)
                     session.commit()

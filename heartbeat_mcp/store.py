@@ -12,7 +12,7 @@ commit the writes of) a run that another replica has taken over.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from heartbeat_mcp.database import insert_with_conflicts, json_rows
+from heartbeat_mcp.database import Database, SQLiteStatement, insert_with_conflicts, json_rows
 from heartbeat_mcp.models import ActionItemRow, Delivery, EngineState, OutboxNotification, TaskConfig, TaskRun
 from heartbeat_mcp.schedule import EVERY_CYCLE
 from heartbeat_mcp.sqltypes import JSONDocument, UTCDateTime
@@ -321,9 +321,11 @@ def _in_one(update_task: Any, *, answer_open: bool) -> Any:
 
 
 _RECORD_RUN_IN_ONE = _in_one(_UPDATE_TASK, answer_open=True)
-# A run that found nothing, while its task has nothing open, needs no other write: one statement that
-# commits by itself records it.
+# A run that found nothing, while its task has nothing open, needs no other write: on PostgreSQL one
+# statement that commits by itself records it; on SQLite the same two statements as any run, run on the driver.
 _RECORD_QUIET_RUN = _in_one(_UPDATE_TASK.where(~_OPEN_ITEMS), answer_open=False)
+_QUIET_TASK_ON_SQLITE = SQLiteStatement(_UPDATE_TASK.where(~_OPEN_ITEMS).returning(_CONFIG.c.task_name))
+_HISTORY_ON_SQLITE = SQLiteStatement(_INSERT_HISTORY)
 
 
 def record_run(connection: Connection, run: RunRecord) -> bool:
@@ -343,14 +345,28 @@ def record_run(connection: Connection, run: RunRecord) -> bool:
     return bool(has_open)
 
 
-def record_quiet_run(connection: Connection, run: RunRecord) -> bool:
-    """Record a run that found nothing in one PostgreSQL statement, on a connection in autocommit.
+def record_quiet_run(database: Database, run: RunRecord, watch: Callable[[Any], None]) -> bool:
+    """Record a run that found nothing, as cheaply as each database allows.
 
-    True once recorded. False, with nothing written, when the task has open
-    items (resolving them belongs in the record's own transaction) or the
-    lease is gone: `record_run` in a transaction then says which, and does it.
+    PostgreSQL: one statement on a connection in autocommit. SQLite: the
+    task's row and the history row in a transaction on the driver's
+    connection (`SQLiteStatement`). `watch` is handed the driver connection
+    first, so a timeout can interrupt it. True once recorded. False, with
+    nothing written, when the task has open items (resolving them belongs in
+    the record's own transaction) or the lease is gone: `record_run` in a
+    transaction then says which, and does it.
     """
-    return connection.execute(_RECORD_QUIET_RUN, _run_params(run)).first() is not None
+    params = _run_params(run)
+    if database.is_sqlite:
+        with database.sqlite_write() as connection:
+            watch(connection)
+            if _QUIET_TASK_ON_SQLITE.run(connection, params).fetchone() is None:
+                return False
+            _HISTORY_ON_SQLITE.run(connection, params)
+            return True
+    with database.autocommit() as connection:
+        watch(connection.connection.dbapi_connection)
+        return connection.execute(_RECORD_QUIET_RUN, params).first() is not None
 
 
 def _run_params(run: RunRecord) -> dict[str, Any]:

@@ -99,8 +99,9 @@ class CheckContext:
 
     Synchronous handlers run in a worker thread and get `session`: the
     transaction in which the engine also records the run, so a check's writes
-    and its recorded result commit together or not at all. Asynchronous
-    handlers (network probes) run on the event loop and get no session.
+    and its recorded result commit together or not at all (a `read_only`
+    check's is a read-only transaction of its own). Asynchronous handlers
+    (network probes) run on the event loop and get no session.
     """
 
     task: str
@@ -135,6 +136,10 @@ class TaskSpec:
     # Findings about the heartbeat's own health (its database, the services it
     # needs): they are told as system alerts, and their end is told too.
     system: bool = False
+    # The check only reads. It gets a read-only transaction (on SQLite one that
+    # runs beside the writer rather than queueing for the write lock, so readers
+    # of a cycle run together), and its run is recorded after it, in another.
+    read_only: bool = False
 
 
 class SeedSummary(Protocol):

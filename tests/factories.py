@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+import checks
 from checks.schema import (
     Agent, Contact, Contract, ConversationHistory, MarketWatchlist, Notification, Offer, Property, PropertyNote,
     ScheduledTask, SkipTrace, ZillowEnrichment,
@@ -124,13 +125,16 @@ def by_subject(result: CheckResult) -> dict[str, ActionItem]:
     return {item.subject: item for item in result.items}
 
 
+_READ_ONLY = {spec.handler for spec in checks.pack.tasks if spec.read_only}
+
+
 def settings(**kw: Any) -> Settings:
     return Settings(database_url="sqlite:///unused.db", **kw)
 
 
 def run_check(database: Database, handler: Any, now: datetime = NOW, **setting_values: Any) -> CheckResult:
-    """Run a synchronous check in its own committed transaction, as the engine does."""
-    with database.transaction() as session:
+    """Run a synchronous check in its own committed transaction, as the engine does (read-only, if declared)."""
+    with database.readers() if handler in _READ_ONLY else database.transaction() as session:
         ctx = CheckContext(task=handler.__name__, now=now, settings=settings(**setting_values),
                            database=database, host=HostInfo(), session=session)
         return handler(ctx)

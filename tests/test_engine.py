@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, time as clock_time, timedelta, timezone
 from typing import Any
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from heartbeat_mcp import store
 from heartbeat_mcp.clock import FakeClock
@@ -240,6 +241,53 @@ async def test_a_run_whose_task_another_replica_took_over_commits_nothing(
     with database.sessions() as session:
         assert session.get(Replica, "written by the run") is None
         assert session.scalars(select(ActionItemRow)).all() == []
+
+
+async def test_read_only_checks_read_while_a_writing_check_holds_its_transaction(database: Database) -> None:
+    wrote, read = threading.Event(), threading.Barrier(3, timeout=10)
+
+    def writes(ctx):
+        ctx.session.add(Replica(id="written", hostname="h", pid=1, started_at=ctx.now, last_seen=ctx.now,
+                                transports=""))
+        ctx.session.flush()  # holds the write lock (on SQLite) until the run's record commits
+        wrote.set()
+        read.wait()  # both readers have read meanwhile, or this breaks the barrier
+        return CheckResult()
+
+    def reads(ctx):
+        assert wrote.wait(10)
+        count = ctx.session.execute(select(func.count()).select_from(TaskConfig)).scalar_one()
+        read.wait()
+        return CheckResult(items=[ActionItem(f"tasks:{count}", Priority.low, f"{count} tasks.")])
+
+    pack = pack_of(TaskSpec("writes", writes, Every(60), "Tests"),
+                   *(TaskSpec(name, reads, Every(60), "Tests", read_only=True) for name in ("reads_a", "reads_b")))
+    engine = engine_for(database, pack, FakeClock(START))
+    async with engine.standalone():
+        cycle = await engine.execute_cycle()
+    assert {name: run.status for name, run in cycle.runs.items()} == {
+        "writes": RunStatus.success, "reads_a": RunStatus.action_needed, "reads_b": RunStatus.action_needed}
+    with database.sessions() as session:
+        assert session.get(Replica, "written") is not None
+        found = session.scalars(select(ActionItemRow.task_name).where(ActionItemRow.message == "3 tasks.")).all()
+    assert sorted(found) == ["reads_a", "reads_b"], "a reader's findings are recorded after its transaction"
+
+
+async def test_a_read_only_check_that_writes_fails_and_its_write_is_refused(database: Database) -> None:
+    def breaks_its_word(ctx):
+        ctx.session.add(Replica(id="not written", hostname="h", pid=1, started_at=ctx.now, last_seen=ctx.now,
+                                transports=""))
+        ctx.session.flush()
+        return CheckResult()
+
+    pack = pack_of(TaskSpec("sneaky", breaks_its_word, Every(60), "Tests", read_only=True))
+    engine = engine_for(database, pack, FakeClock(START))
+    async with engine.standalone():
+        run = (await engine.execute_cycle()).runs["sneaky"]
+    assert run.status is RunStatus.failed and "read" in run.error.lower()
+    assert [r.status for r in runs(database, "sneaky")] == ["failed"]
+    with database.sessions() as session:
+        assert session.get(Replica, "not written") is None
 
 
 async def test_a_second_engine_on_the_same_sqlite_file_is_refused(tmp_path) -> None:
