@@ -313,9 +313,9 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def begin_read(self) -> None:
         """A deferred transaction that may only read: a snapshot beside the writer, no place in its queue."""
-        self.execute("PRAGMA query_only = ON")
-        self._reading = True
         try:
+            self.execute("PRAGMA query_only = ON")
+            self._reading = True
             self.execute("BEGIN")
         except sqlite3.Error as exc:
             self._finished()
