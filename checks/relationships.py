@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Float, Integer, Select, and_, case, cast, delete, exists, func, literal, null, or_, select, true,
-    tuple_, union_all,
+    Boolean, Column, ColumnElement, Float, Integer, MetaData, Numeric, Select, Table, and_, case, cast, delete, exists,
+    func, literal, null, or_, select, true, tuple_, union_all,
 )
 
 from checks.registry import HOURLY, RELATIONSHIPS, check
@@ -39,9 +39,10 @@ from checks.spoken import spoken_age, spoken_number
 from checks.sql import (
     CONTRACT, NOTE, OFFER, by_owner_index, count_of, days_between, in_scope, interaction_totals,
     json_from, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
-    session_of, utc,
+    session_of, temporary_table_as, utc,
 )
 from heartbeat_mcp.database import insert_with_conflicts, json_rows
+from heartbeat_mcp.sqltypes import UTCDateTime
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 
 SNAPSHOT_DAYS = 2
@@ -135,31 +136,40 @@ def relationship_scores(ctx: CheckContext) -> CheckResult:
     for in every note of 30 days at each run (`_read_new_notes`).
 
     Recency decays by about 0.06 points an hour, so an hourly run changes
-    most scores that have an interaction: they are computed and written in
-    SQL, never sent through Python (`_write_changed_scores`).
+    most scores that have an interaction. Every score is computed once, into
+    a temporary table of the run (`_run_scores`), and the changed ones are
+    written from it by the database, never sent through Python
+    (`_write_changed_scores`); the report reads it too.
 
     No action items: a low score alone is not something to act on —
     cooling_relationships and contacts_needing_outreach turn scores and
     silence into actions. The report carries the number scored and the
     lowest-scoring key contacts (buyers, sellers, lawyers, attorneys,
     lenders). Statements: one DELETE of expired snapshots; three to bring
-    the mentions up to date; one upsert of the contacts whose mentions must
-    be found again, and two more to find them when there are some; one
-    INSERT of the changed scores' snapshots and one UPDATE of
-    scored_contacts; one read of the count and the lowest key contacts.
-    Eight to ten, whatever the portfolio's size.
+    the mentions up to date; one CREATE TABLE … AS that scores every
+    contact once; one read of the count, the lowest key contacts and the
+    contacts whose notes must be read again; when there are some, three
+    more to read them, one INSERT of just their scores and the read again;
+    then one INSERT of the changed scores' snapshots, one UPDATE of
+    scored_contacts and one DROP of the run's table. Nine to fourteen,
+    whatever the portfolio's size.
     """
     session = session_of(ctx)
     session.execute(_expired_snapshots(ctx.now))
     newest = _read_new_notes(session, ctx.now)
-    renewed = session.scalars(_renew_scored_contacts(session, ctx)).all()
-    if renewed:
-        again = select(json_rows(session, "again", {"contact_id": Integer()}, [(c,) for c in renewed]).c.contact_id)
+    _score_into_run(session, ctx)
+    rows = session.execute(_report_rows()).all()
+    unmatched = [row.id for row in rows if row.unmatched]
+    if unmatched:
+        again = select(json_rows(session, "again", {"contact_id": Integer()}, [(c,) for c in unmatched]).c.contact_id)
         _read_notes_again(session, ctx.now, again, newest)
-    _write_changed_scores(session, ctx)
-    rows = session.execute(_report_rows(ctx)).all()
-    scored_count = rows[0].examined if rows else 0
-    lowest = sorted((row for row in rows if row.id is not None), key=lambda row: (row.score, row.id))
+        _score_into_run(session, ctx, among=again)
+        rows = session.execute(_report_rows()).all()
+    _write_changed_scores(session, ctx.now)
+    _run_scores.drop(session.connection())
+    scored_count = next(row.examined for row in rows if row.id is None)
+    lowest = sorted((row for row in rows if row.id is not None and not row.unmatched),
+                    key=lambda row: (row.score, row.id))
     return CheckResult(
         metrics={"rows_examined": scored_count, "actions_taken": 0},
         data={
@@ -232,13 +242,23 @@ def _read_new_notes(session: Any, now: datetime) -> int:
 
 
 def _read_notes_again(session: Any, now: datetime, contacts: Select[Any], newest: int) -> None:
-    """Match the notes read before this run (up to `newest`) against `contacts` again.
+    """Match the notes read before this run (up to `newest`) against `contacts` again, and record their names.
 
-    For contacts that are new, renamed or moved to another property
-    (`_renew_scored_contacts`): their earlier mentions go, and the notes of
-    MENTIONS_KEPT on their property are matched under their name as it is
-    now. Statements: one DELETE, one INSERT.
+    For contacts that are new, renamed or moved to another property (their
+    scored_contacts row says otherwise): their earlier mentions go, the
+    notes of MENTIONS_KEPT on their property are matched under their name
+    as it is now, and scored_contacts records it. A new row's scores are
+    those of the contact's latest two snapshots (none for a contact never
+    scored); a renamed or moved contact keeps theirs. Statements: one
+    upsert, one DELETE, one INSERT.
     """
+    recorded = select(Contact.id, Contact.property_id, func.lower(Contact.name),
+                      _nth_latest_snapshot(_snapshot.score, 0),
+                      _nth_latest_snapshot(_snapshot.score, 1)).where(Contact.id.in_(contacts))
+    upsert = insert_with_conflicts(session, _scored.__table__).from_select(
+        ["contact_id", "property_id", "name", "score", "previous_score"], recorded)
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=["contact_id"], set_={"property_id": upsert.excluded.property_id, "name": upsert.excluded.name}))
     session.execute(delete(NoteMention).where(NoteMention.contact_id.in_(contacts), NoteMention.note_id <= newest))
     _insert_mentions(session, named_in_notes(select(Contact.id).where(Contact.id.in_(contacts)),
                                              by_owner_index(PropertyNote.created_at) >= now - MENTIONS_KEPT,
@@ -260,46 +280,51 @@ def _insert_mentions(session: Any, found: Select[Any]) -> None:
 
 # --- scores ---------------------------------------------------------------------------------
 
-
-def _renew_scored_contacts(session: Any, ctx: CheckContext) -> Any:
-    """Upsert the scored_contacts row of each watched contact found under another name or property, or never.
-
-    RETURNING their ids: their notes must be read again
-    (`_read_notes_again`) before their score means anything. The row
-    records the name and property their mentions are now found under; a new
-    row's scores are those of the contact's latest snapshots (none for a
-    contact never scored), while a renamed or moved contact keeps theirs.
-    """
-    watched = (_watched_contacts(ctx).outerjoin(_scored, _scored.contact_id == Contact.id)
-               .where(or_(_scored.contact_id.is_(None), _scored.property_id != Contact.property_id,
-                          _scored.name != func.lower(Contact.name))))
-    recorded = watched.with_only_columns(
-        Contact.id, Contact.property_id, func.lower(Contact.name), _nth_latest_snapshot(_snapshot.score, 0),
-        _nth_latest_snapshot(_snapshot.score, 1), _nth_latest_snapshot(_snapshot.id, 0))
-    upsert = insert_with_conflicts(session, _scored.__table__).from_select(
-        ["contact_id", "property_id", "name", "score", "previous_score", "snapshot_id"], recorded)
-    return (upsert.on_conflict_do_update(index_elements=["contact_id"],
-                                         set_={"property_id": upsert.excluded.property_id,
-                                               "name": upsert.excluded.name})
-            .returning(upsert.table.c.contact_id))
+# This run's scores (`_scores`' columns), computed once and then written, compared and reported from: a temporary
+# table that the run creates and drops.
+_run_scores = Table(
+    "relationship_run_scores", MetaData(),
+    Column("contact_id", Integer), Column("key", Boolean), Column("matched", Boolean),
+    Column("previous", Float), Column("score", Float),
+    *(Column(name, Numeric) for name in ("recency", "responsiveness", "breadth")),
+    Column("frequency", Integer), Column("interactions", Integer), Column("last_at", UTCDateTime),
+)
 
 
-def _scores(ctx: CheckContext) -> Select[Any]:
-    """Every watched contact with this run's score, its points and their latest score so far.
+def _score_into_run(session: Any, ctx: CheckContext, among: Select[Any] | None = None) -> None:
+    """Create the run's table with every watched contact's score; or add those of `among`, when given."""
+    scores = _scores(ctx, among)
+    if among is None:
+        session.execute(temporary_table_as(_run_scores.name, scores))
+    else:
+        session.execute(_run_scores.insert().from_select([column.name for column in scores.selected_columns],
+                                                         scores))
 
-    Columns: id, previous, score, the four points, interactions and last_at
-    (the latest interaction).
+
+def _scores(ctx: CheckContext, among: Select[Any] | None) -> Select[Any]:
+    """Every watched contact (of `among`, when given) with this run's score, its points and their latest score so far.
+
+    Columns: those of the run's table: contact_id, key (a key contact),
+    matched (their mentions were found under their name and property as
+    they are now), previous, score, the four points, interactions and
+    last_at (the latest interaction).
     """
     since = ctx.now - SCORE_WINDOW
+    watched = _watched_contacts(ctx)
     # Read along (contact_id, mentioned_at, is_response), already in contact order, on SQLite too.
     mentioned_at = by_owner_index(NoteMention.mentioned_at)
     mentions = (select(NoteMention.contact_id, NoteMention.mentioned_at.label("at"), NoteMention.is_response)
                 .where(mentioned_at >= since, mentioned_at <= ctx.now))
+    if among is not None:
+        watched = watched.where(Contact.id.in_(among))
+        mentions = mentions.where(NoteMention.contact_id.in_(among))
+    matched = and_(_scored.property_id == Contact.property_id, _scored.name == func.lower(Contact.name))
     # OFFSET 0: each total once per contact, however often the points use it (on SQLite too).
     totals = interaction_totals(
-        _watched_contacts(ctx).add_columns(_scored.score.label("previous"))
-        .join(_scored, _scored.contact_id == Contact.id),
-        since=since, until=ctx.now, mentions=mentions.subquery("mentions"),
+        watched.add_columns(Contact.role, _scored.score.label("previous"),
+                            case((matched, True), else_=False).label("matched"))
+        .outerjoin(_scored, _scored.contact_id == Contact.id),
+        since=since, until=ctx.now, mentions=mentions.subquery("mentions"), among=among,
     ).offset(0).subquery("totals")
     t = totals.c
     count = t.interactions
@@ -313,7 +338,7 @@ def _scores(ctx: CheckContext) -> Select[Any]:
     # Each component once, for the sum and for the snapshot. They stay exact decimals (whole points for
     # frequency) until the score is rounded: on PostgreSQL every float ↔ numeric conversion goes through text.
     points = (select(
-        t.id, t.previous,
+        t.id, t.role.in_(KEY_CONTACT_ROLES).label("key"), t.matched, t.previous,
         rounded_exactly(recency).label("recency"),
         frequency.label("frequency"),
         rounded_exactly(responsiveness).label("responsiveness"),
@@ -323,9 +348,10 @@ def _scores(ctx: CheckContext) -> Select[Any]:
     ).offset(0).subquery("points"))
     p = points.c
     return select(
-        p.id, p.previous, p.recency, p.frequency, p.responsiveness, p.breadth, p.interactions, p.last_at,
+        p.id.label("contact_id"), p.key, p.matched, p.previous,
         # A sum of one-decimal values has one decimal; rounding it again drops float noise.
         rounded(p.recency + p.frequency + p.responsiveness + p.breadth).label("score"),
+        p.recency, p.responsiveness, p.breadth, p.frequency, p.interactions, p.last_at,
     )
 
 
@@ -333,52 +359,43 @@ def _days_since(now: datetime, at: Any) -> Any:
     return days_between(utc(now), at)
 
 
-def _write_changed_scores(session: Any, ctx: CheckContext) -> None:
-    """Write the scores that differ from their contact's latest: a snapshot each, then scored_contacts.
+def _report_rows() -> Any:
+    """From the run's table: the lowest-scoring key contacts with their names, the contacts whose notes must be read
+    again (`unmatched`), and a row with no id and the count of contacts scored (`examined`)."""
+    r = _run_scores.c
+    lowest = (select(r.contact_id, r.score).where(r.key, r.matched).order_by(r.score, r.contact_id)
+              .limit(LOWEST_REPORTED).subquery("lowest_scores"))
+    return union_all(
+        select(lowest.c.contact_id.label("id"), lowest.c.score, Contact.name, Contact.role, Contact.property_id,
+               Property.address, literal(False).label("unmatched"), cast(null(), Integer).label("examined"))
+        .join(Contact, Contact.id == lowest.c.contact_id).join(Property, Property.id == Contact.property_id),
+        select(r.contact_id, *(null() for _ in range(5)), literal(True), null()).where(~r.matched),
+        select(*(null() for _ in range(6)), literal(False), func.count()).where(r.matched),
+    )
 
-    Computed and written by the database: one INSERT … SELECT scores every
-    watched contact and writes a snapshot for each changed score, then one
-    UPDATE moves each of those contacts' scores along in scored_contacts
-    from the snapshots just written (found by scored_at; those of an earlier
-    run at the same time are older than the row's snapshot_id).
+
+def _write_changed_scores(session: Any, now: datetime) -> None:
+    """Write the run's scores that differ from their contact's latest: a snapshot each, and scored_contacts.
+
+    Straight from the run's table, by the database: an hourly run changes
+    most scores, and none goes through Python. Statements: one INSERT, one
+    UPDATE.
     """
-    scored = _scores(ctx).subquery("scored")
-    s = scored.c
+    r = _run_scores.c
+    changed = and_(r.matched, r.previous.is_distinct_from(r.score))
     components = {
-        "recency": s.recency, "frequency": cast(s.frequency, Float), "responsiveness": s.responsiveness,
-        "breadth": s.breadth, "interactions": s.interactions,
-        "days_since_last": rounded_exactly(_days_since(ctx.now, s.last_at), 2),
+        "recency": r.recency, "frequency": cast(r.frequency, Float), "responsiveness": r.responsiveness,
+        "breadth": r.breadth, "interactions": r.interactions,
+        "days_since_last": rounded_exactly(_days_since(now, r.last_at), 2),
     }
     session.execute(_snapshot.__table__.insert().from_select(
         ["contact_id", "score", "components", "scored_at"],
-        select(s.id, s.score, json_from(components), utc(ctx.now)).where(s.previous.is_distinct_from(s.score)),
+        select(r.contact_id, r.score, json_from(components), utc(now)).where(changed),
     ))
-    snapshots, latest = _snapshot.__table__, _scored.__table__
+    latest = _scored.__table__
     session.execute(
-        latest.update()
-        .where(snapshots.c.contact_id == latest.c.contact_id, snapshots.c.scored_at == utc(ctx.now),
-               snapshots.c.id > func.coalesce(latest.c.snapshot_id, 0))
-        .values(previous_score=latest.c.score, score=snapshots.c.score, snapshot_id=snapshots.c.id)
-    )
-
-
-def _report_rows(ctx: CheckContext) -> Any:
-    """The lowest-scoring key contacts with their names, and a last row with the count of contacts scored.
-
-    Every row carries the count (`examined`); the count's own row has no id.
-    """
-    watched = _watched_contacts(ctx)
-    examined = select(func.count()).select_from(watched.subquery("watched")).scalar_subquery()
-    lowest = (
-        watched.add_columns(Contact.name, Contact.role, Contact.property_id, Property.address, _scored.score)
-        .join(_scored, _scored.contact_id == Contact.id)
-        .where(Contact.role.in_(KEY_CONTACT_ROLES))
-        .order_by(_scored.score, Contact.id).limit(LOWEST_REPORTED)
-        .subquery("lowest")
-    )
-    return union_all(
-        select(lowest, examined.label("examined")),
-        select(*(null() for _ in lowest.c), examined),
+        latest.update().where(r.contact_id == latest.c.contact_id, changed)
+        .values(previous_score=latest.c.score, score=r.score)
     )
 
 

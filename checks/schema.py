@@ -405,14 +405,13 @@ class ScoredContact(RealtorBase):
     """What relationship_scores last knew of a contact it scores: their latest scores, and whose mentions it has.
 
     Heartbeat-owned, one row per contact (no foreign key, like the
-    snapshots). `score` is the contact's latest snapshot's score,
-    `snapshot_id` that snapshot and `previous_score` the score of the one
-    before it (NULL when there is none), kept with the snapshots: a run
-    compares every score, and cooling_relationships every drop, without
-    looking each contact's snapshots up. `property_id` and `name` (in lower
-    case) are what the contact's mentions in note_mentions were found under:
-    a contact whose property or name differs, or who has no row, has their
-    notes read again.
+    snapshots). `score` is the contact's latest snapshot's score and
+    `previous_score` the score of the one before it (NULL when there is
+    none), kept with the snapshots: a run compares every score, and
+    cooling_relationships finds every drop, without looking each contact's
+    snapshots up. `property_id` and `name` (in lower case) are what the
+    contact's mentions in note_mentions were found under: a contact whose
+    property or name differs, or who has no row, has their notes read again.
     """
 
     __tablename__ = "scored_contacts"
@@ -422,7 +421,6 @@ class ScoredContact(RealtorBase):
     name: Mapped[str] = mapped_column(String(200))
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     previous_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    snapshot_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), nullable=True)
 
 
 class PropertySnapshot(RealtorBase):

@@ -51,7 +51,7 @@ def scored(p: Portfolio, contact: Contact, score: float, at: datetime, days_sinc
     if latest is None:
         latest = ScoredContact(contact_id=contact.id, property_id=contact.property_id, name=contact.name.lower())
         p.session.add(latest)
-    latest.previous_score, latest.score, latest.snapshot_id = latest.score, score, snapshot.id
+    latest.previous_score, latest.score = latest.score, score
     p.session.flush()
 
 
@@ -567,7 +567,7 @@ CHECKS = [
     (overdue_follow_ups, _overdue_follow_up), (contacts_needing_outreach, _silent_contact),
 ]
 # What each check's docstring promises, whatever the portfolio size.
-STATEMENTS = {"relationship_scores": 10, "cooling_relationships": 2, "overdue_follow_ups": 1,
+STATEMENTS = {"relationship_scores": 14, "cooling_relationships": 2, "overdue_follow_ups": 1,
               "contacts_needing_outreach": 2}
 CHECK_IDS = [handler.__name__ for handler, _ in CHECKS]
 
