@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Float, Integer, Select, and_, case, cast, delete, exists, func, literal, null, or_, select, true, tuple_,
-    union_all, update,
+    Boolean, Column, ColumnElement, Float, Integer, MetaData, Numeric, Select, Table, and_, case, cast, delete, exists,
+    func, literal, null, or_, select, true, tuple_, union_all,
 )
 
 from checks.registry import HOURLY, RELATIONSHIPS, check
@@ -39,9 +39,10 @@ from checks.spoken import spoken_age, spoken_number
 from checks.sql import (
     CONTRACT, NOTE, OFFER, by_owner_index, count_of, days_between, in_scope, interaction_totals,
     json_from, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
-    session_of, utc,
+    session_of, temporary_table_as, utc,
 )
 from heartbeat_mcp.database import insert_with_conflicts, json_rows
+from heartbeat_mcp.sqltypes import UTCDateTime
 from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 
 SNAPSHOT_DAYS = 2
@@ -119,46 +120,56 @@ def relationship_scores(ctx: CheckContext) -> CheckResult:
     when the score differs from the contact's latest snapshot (or the
     contact has none). An identical snapshot would carry nothing:
     cooling_relationships compares the latest score with the previous
-    different one either way. The latest score is also kept in
-    scored_contacts, so every score is compared without looking each
-    contact's snapshots up. Snapshots are kept for SNAPSHOT_DAYS (two days;
-    cooling only ever compares the last two), except that a contact's
-    latest one is never let go — a score unchanged for two days still needs
-    it to be compared with — unless the contact itself is gone. Snapshots
-    name their contact without a foreign key: writing them takes no lock on
-    the platform's contacts, every reader joins the contacts it watches, and
-    those of a deleted contact go with the next expiry.
+    different one either way. The latest score, its snapshot and the score
+    before it are also kept in scored_contacts, so every score is compared,
+    and every drop found, without looking each contact's snapshots up.
+    Snapshots are kept for SNAPSHOT_DAYS (two days; cooling only ever
+    compares the last two), except that a contact's latest one is never let
+    go — a score unchanged for two days still needs it to be compared with
+    — unless the contact itself is gone. Snapshots name their contact
+    without a foreign key: writing them takes no lock on the platform's
+    contacts, every reader joins the contacts it watches, and those of a
+    deleted contact go with the next expiry.
 
     Interactions are domain.md's (checks.sql.interaction_totals), with the
     notes naming each contact kept in note_mentions rather than searched
     for in every note of 30 days at each run (`_read_new_notes`).
+
+    Recency decays by about 0.06 points an hour, so an hourly run changes
+    most scores that have an interaction. Every score is computed once, into
+    a temporary table of the run (`_run_scores`), and the changed ones are
+    written from it by the database, never sent through Python
+    (`_write_changed_scores`); the report reads it too.
 
     No action items: a low score alone is not something to act on —
     cooling_relationships and contacts_needing_outreach turn scores and
     silence into actions. The report carries the number scored and the
     lowest-scoring key contacts (buyers, sellers, lawyers, attorneys,
     lenders). Statements: one DELETE of expired snapshots; three to bring
-    the mentions up to date; one read that scores every contact once and
-    returns the changed scores, the lowest key contacts and the count; when
-    some contacts' notes must be read again, three more and a second read
-    of just their scores; then, when scores changed, one INSERT of their
-    snapshots and one UPDATE of scored_contacts, the values sent back as
-    one parameter. Five to eleven, whatever the portfolio's size.
+    the mentions up to date; one CREATE TABLE … AS that scores every
+    contact once; one read of the count, the lowest key contacts and the
+    contacts whose notes must be read again; when there are some, three
+    more to read them, one INSERT of just their scores and the read again;
+    then one INSERT of the changed scores' snapshots, one UPDATE of
+    scored_contacts and one DROP of the run's table. Nine to fourteen,
+    whatever the portfolio's size.
     """
     session = session_of(ctx)
     session.execute(_expired_snapshots(ctx.now))
     newest = _read_new_notes(session, ctx.now)
-    rows = session.execute(_score_rows(ctx)).all()
-    scored_count = rows[0].examined if rows else 0
+    _score_into_run(session, ctx)
+    rows = session.execute(_report_rows()).all()
     unmatched = [row.id for row in rows if row.unmatched]
     if unmatched:
         again = select(json_rows(session, "again", {"contact_id": Integer()}, [(c,) for c in unmatched]).c.contact_id)
         _read_notes_again(session, ctx.now, again, newest)
-        rows = [row for row in rows if not row.unmatched] + session.execute(_score_rows(ctx, among=again)).all()
-    changed = [row for row in rows if row.changed]
-    if changed:
-        _record(session, ctx.now, changed)
-    lowest = sorted((row for row in rows if row.lowest), key=lambda row: (row.score, row.id))[:LOWEST_REPORTED]
+        _score_into_run(session, ctx, among=again)
+        rows = session.execute(_report_rows()).all()
+    _write_changed_scores(session, ctx.now)
+    _run_scores.drop(session.connection())
+    scored_count = next(row.examined for row in rows if row.id is None)
+    lowest = sorted((row for row in rows if row.id is not None and not row.unmatched),
+                    key=lambda row: (row.score, row.id))
     return CheckResult(
         metrics={"rows_examined": scored_count, "actions_taken": 0},
         data={
@@ -236,15 +247,16 @@ def _read_notes_again(session: Any, now: datetime, contacts: Select[Any], newest
     For contacts that are new, renamed or moved to another property (their
     scored_contacts row says otherwise): their earlier mentions go, the
     notes of MENTIONS_KEPT on their property are matched under their name
-    as it is now, and scored_contacts records it. A new row's score is the
-    contact's latest snapshot's (none for a contact never scored); a
-    renamed or moved contact keeps theirs. Statements: one upsert, one
-    DELETE, one INSERT.
+    as it is now, and scored_contacts records it. A new row's scores are
+    those of the contact's latest two snapshots (none for a contact never
+    scored); a renamed or moved contact keeps theirs. Statements: one
+    upsert, one DELETE, one INSERT.
     """
     recorded = select(Contact.id, Contact.property_id, func.lower(Contact.name),
-                      _nth_latest_snapshot(_snapshot.score, 0)).where(Contact.id.in_(contacts))
+                      _nth_latest_snapshot(_snapshot.score, 0),
+                      _nth_latest_snapshot(_snapshot.score, 1)).where(Contact.id.in_(contacts))
     upsert = insert_with_conflicts(session, _scored.__table__).from_select(
-        ["contact_id", "property_id", "name", "score"], recorded)
+        ["contact_id", "property_id", "name", "score", "previous_score"], recorded)
     session.execute(upsert.on_conflict_do_update(
         index_elements=["contact_id"], set_={"property_id": upsert.excluded.property_id, "name": upsert.excluded.name}))
     session.execute(delete(NoteMention).where(NoteMention.contact_id.in_(contacts), NoteMention.note_id <= newest))
@@ -268,15 +280,34 @@ def _insert_mentions(session: Any, found: Select[Any]) -> None:
 
 # --- scores ---------------------------------------------------------------------------------
 
+# This run's scores (`_scores`' columns), computed once and then written, compared and reported from: a temporary
+# table that the run creates and drops.
+_run_scores = Table(
+    "relationship_run_scores", MetaData(),
+    Column("contact_id", Integer), Column("key", Boolean), Column("matched", Boolean),
+    Column("previous", Float), Column("score", Float),
+    *(Column(name, Numeric) for name in ("recency", "responsiveness", "breadth")),
+    Column("frequency", Integer), Column("interactions", Integer), Column("last_at", UTCDateTime),
+)
+
+
+def _score_into_run(session: Any, ctx: CheckContext, among: Select[Any] | None = None) -> None:
+    """Create the run's table with every watched contact's score; or add those of `among`, when given."""
+    scores = _scores(ctx, among)
+    if among is None:
+        session.execute(temporary_table_as(_run_scores.name, scores))
+    else:
+        session.execute(_run_scores.insert().from_select([column.name for column in scores.selected_columns],
+                                                         scores))
+
 
 def _scores(ctx: CheckContext, among: Select[Any] | None) -> Select[Any]:
     """Every watched contact (of `among`, when given) with this run's score, its points and their latest score so far.
 
-    Columns: id, key (a key contact), matched (their mentions were found
-    under their name and property as they are now), previous, score, the
-    four points, interactions and last_at (the latest interaction). Only
-    what every contact needs is computed here; the rest of a snapshot only
-    for the scores that changed (`_score_rows`).
+    Columns: those of the run's table: contact_id, key (a key contact),
+    matched (their mentions were found under their name and property as
+    they are now), previous, score, the four points, interactions and
+    last_at (the latest interaction).
     """
     since = ctx.now - SCORE_WINDOW
     watched = _watched_contacts(ctx)
@@ -317,10 +348,10 @@ def _scores(ctx: CheckContext, among: Select[Any] | None) -> Select[Any]:
     ).offset(0).subquery("points"))
     p = points.c
     return select(
-        p.id, p.key, p.matched, p.previous, p.recency, p.frequency, p.responsiveness, p.breadth, p.interactions,
-        p.last_at,
+        p.id.label("contact_id"), p.key, p.matched, p.previous,
         # A sum of one-decimal values has one decimal; rounding it again drops float noise.
         rounded(p.recency + p.frequency + p.responsiveness + p.breadth).label("score"),
+        p.recency, p.responsiveness, p.breadth, p.frequency, p.interactions, p.last_at,
     )
 
 
@@ -328,65 +359,43 @@ def _days_since(now: datetime, at: Any) -> Any:
     return days_between(utc(now), at)
 
 
-# What a snapshot's components hold, and what a written row carries besides the contact and score.
-_DETAILS = ("interactions", "days_since_last")
-_WRITTEN = ("score", *COMPONENTS, *_DETAILS)
-
-
-def _score_rows(ctx: CheckContext, among: Select[Any] | None = None) -> Any:
-    """Scores every watched contact (of `among`) once, and returns what the run needs of them.
-
-    Rows: the scores that differ from the contact's latest, ready to be
-    written (`changed`); the contacts whose notes must be read again before
-    their score means anything (`unmatched`); the lowest key contacts with
-    their names (`lowest`); and the first contact by id, so the count
-    (`examined`, on every row) arrives even when nothing else does. Values
-    go back as floats: they are sent back as JSON to be written.
-    """
-    scored = _scores(ctx, among).cte("scored").prefix_with("MATERIALIZED")
-    s = scored.c
-    examined = select(func.count()).select_from(scored).scalar_subquery()
-    changed = and_(s.matched, s.previous.is_distinct_from(s.score))
-    written = {name: cast(s[name], Float) for name in _WRITTEN if name != "days_since_last"}
-    written["days_since_last"] = cast(rounded_exactly(_days_since(ctx.now, s.last_at), 2), Float)
-    values = [s.id, *(written[name].label(name) for name in _WRITTEN), examined.label("examined")]
-    unnamed = [null().label(name) for name in ("name", "role", "property_id", "address")]
-    lowest = (select(s.id, s.score).where(s.key, s.matched).order_by(s.score, s.id).limit(LOWEST_REPORTED)
-              .subquery("lowest_scores"))
+def _report_rows() -> Any:
+    """From the run's table: the lowest-scoring key contacts with their names, the contacts whose notes must be read
+    again (`unmatched`), and a row with no id and the count of contacts scored (`examined`)."""
+    r = _run_scores.c
+    lowest = (select(r.contact_id, r.score).where(r.key, r.matched).order_by(r.score, r.contact_id)
+              .limit(LOWEST_REPORTED).subquery("lowest_scores"))
     return union_all(
-        select(*values, *unnamed, changed.label("changed"), (~s.matched).label("unmatched"),
-               literal(False).label("lowest"))
-        .where(or_(changed, ~s.matched, s.id == select(func.min(s.id)).scalar_subquery())),
-        select(lowest.c.id, lowest.c.score, *(null() for name in _WRITTEN if name != "score"), examined,
-               Contact.name, Contact.role, Contact.property_id, Property.address,
-               literal(False), literal(False), literal(True))
-        .join(Contact, Contact.id == lowest.c.id).join(Property, Property.id == Contact.property_id),
+        select(lowest.c.contact_id.label("id"), lowest.c.score, Contact.name, Contact.role, Contact.property_id,
+               Property.address, literal(False).label("unmatched"), cast(null(), Integer).label("examined"))
+        .join(Contact, Contact.id == lowest.c.contact_id).join(Property, Property.id == Contact.property_id),
+        select(r.contact_id, *(null() for _ in range(5)), literal(True), null()).where(~r.matched),
+        select(*(null() for _ in range(6)), literal(False), func.count()).where(r.matched),
     )
 
 
-def _record(session: Any, now: datetime, rows: list[Any]) -> None:
-    """Write the changed scores — a snapshot each, and the latest score — from the values just computed.
+def _write_changed_scores(session: Any, now: datetime) -> None:
+    """Write the run's scores that differ from their contact's latest: a snapshot each, and scored_contacts.
 
-    They are sent back as one parameter rather than computed again (and
-    rounded again as computed: a float may come back a unit in the last
-    place off).
+    Straight from the run's table, by the database: an hourly run changes
+    most scores, and none goes through Python. Statements: one INSERT, one
+    UPDATE.
     """
-    values = {"contact_id": Integer(), **{name: Float() for name in _WRITTEN}}
-    written = json_rows(session, "written", values, [(row.id, *(getattr(row, name) for name in _WRITTEN))
-                                                     for row in rows])
-    w = written.c
+    r = _run_scores.c
+    changed = and_(r.matched, r.previous.is_distinct_from(r.score))
     components = {
-        "recency": rounded_exactly(w.recency), "frequency": w.frequency,
-        "responsiveness": rounded_exactly(w.responsiveness), "breadth": rounded_exactly(w.breadth),
-        "interactions": cast(w.interactions, Integer), "days_since_last": rounded_exactly(w.days_since_last, 2),
+        "recency": r.recency, "frequency": cast(r.frequency, Float), "responsiveness": r.responsiveness,
+        "breadth": r.breadth, "interactions": r.interactions,
+        "days_since_last": rounded_exactly(_days_since(now, r.last_at), 2),
     }
     session.execute(_snapshot.__table__.insert().from_select(
         ["contact_id", "score", "components", "scored_at"],
-        select(w.contact_id, rounded(w.score), json_from(components), utc(now)),
+        select(r.contact_id, r.score, json_from(components), utc(now)).where(changed),
     ))
+    latest = _scored.__table__
     session.execute(
-        update(_scored).where(_scored.contact_id == w.contact_id).values(score=rounded(w.score))
-        .execution_options(synchronize_session=False)
+        latest.update().where(r.contact_id == latest.c.contact_id, changed)
+        .values(previous_score=latest.c.score, score=r.score)
     )
 
 
@@ -406,42 +415,44 @@ def cooling_relationships(ctx: CheckContext) -> CheckResult:
     within a few hours, as the last interaction ages) stops being reported,
     and one that holds at its lower level is reported until its previous
     snapshot is two days old and let go. A contact with a single snapshot
-    has nothing to compare yet; a previous score of 0 cannot fall. The message says when the contact was
-    last heard from, taken from the latest snapshot's components
-    (`days_since_last`, counted from when it was scored); with none in the
-    score's 30-day window it says so. Runs after relationship_scores, so it
-    compares this cycle's scores. Statements: one count of the watched
-    contacts, one query of the drops (each contact's two latest scores are
-    read from the (contact_id, scored_at, id, score) index, the latest only
-    for contacts with an earlier score above 0; the latest snapshot's
-    components only for the drops).
+    has nothing to compare yet; a previous score of 0 cannot fall. The
+    message says when the contact was last heard from, taken from the latest
+    snapshot's components (`days_since_last`, counted from when it was
+    scored); with none in the score's 30-day window it says so. Runs after
+    relationship_scores, so it compares this cycle's scores. Statements: one
+    count of the watched contacts, one query of the drops: the contacts
+    whose scored_contacts row (latest and previous score, kept by
+    relationship_scores) shows one, each then read from its two latest
+    snapshots through the (contact_id, scored_at, id, score) index — the
+    previous one may have been let go — with the latest one's components.
     """
     session = session_of(ctx)
     population = _watched_contacts(ctx)
-    # The score before the latest first: a contact with none (a single snapshot) or one of 0 cannot be cooling,
-    # and only the others need their latest looked up too. OFFSET 0: each lookup once per contact.
-    earlier = (
+    # OFFSET 0: each lookup once per contact shown a drop.
+    shown = (
         population.add_columns(Contact.name, Contact.role, Contact.property_id, Property.address,
+                               *(_nth_latest_snapshot(getattr(_snapshot, column), 0).label(column)
+                                 for column in ("score", "components", "scored_at")),
                                _nth_latest_snapshot(_snapshot.score, 1).label("previous_score"))
+        .join(_scored, _scored.contact_id == Contact.id)
+        .where(_dropped(_scored.previous_score, _scored.score))
         .offset(0)
-        .subquery("earlier")
+        .subquery("shown")
     )
-    scores = (
-        select(earlier, _nth_latest_snapshot(_snapshot.score, 0, earlier.c.id).label("score"))
-        .where(earlier.c.previous_score > 0)
-        .offset(0)
-        .subquery("scores")
-    )
-    latest = {column: _nth_latest_snapshot(getattr(_snapshot, column), 0, scores.c.id).label(column)
-              for column in ("components", "scored_at")}
     rows = session.execute(
-        select(scores, *latest.values())
-        # Scores have one decimal, so an exact 10% drop is from a whole score, whose product with 0.9 is exact.
-        .where(scores.c.score <= scores.c.previous_score * (1 - COOLING_DROP))
-        .order_by(scores.c.address, scores.c.name, scores.c.id)
+        select(shown).where(_dropped(shown.c.previous_score, shown.c.score))
+        .order_by(shown.c.address, shown.c.name, shown.c.id)
     ).all()
     items = [_cooling_item(ctx.now, row) for row in rows]
     return CheckResult(items=items, metrics={"rows_examined": count_of(session, population), "actions_taken": 0})
+
+
+def _dropped(previous: Any, score: Any) -> ColumnElement[bool]:
+    """A score 10% or more below a previous one above 0.
+
+    Scores have one decimal, so an exact 10% drop is from a whole score, whose product with 0.9 is exact.
+    """
+    return and_(previous > 0, score <= previous * (1 - COOLING_DROP))
 
 
 def _nth_latest_snapshot(column: Any, n: int, contact_id: Any = Contact.id) -> Any:

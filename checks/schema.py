@@ -402,15 +402,16 @@ class NoteMention(RealtorBase):
 
 
 class ScoredContact(RealtorBase):
-    """What relationship_scores last knew of a contact it scores: their latest score, and whose mentions it has.
+    """What relationship_scores last knew of a contact it scores: their latest scores, and whose mentions it has.
 
     Heartbeat-owned, one row per contact (no foreign key, like the
-    snapshots). `score` is the contact's latest snapshot's score, kept with
-    the snapshots so a run compares every score without looking each
-    contact's snapshots up. `property_id` and `name` (in lower case) are
-    what the contact's mentions in note_mentions were found under: a contact
-    whose property or name differs, or who has no row, has their notes read
-    again.
+    snapshots). `score` is the contact's latest snapshot's score and
+    `previous_score` the score of the one before it (NULL when there is
+    none), kept with the snapshots: a run compares every score, and
+    cooling_relationships finds every drop, without looking each contact's
+    snapshots up. `property_id` and `name` (in lower case) are what the
+    contact's mentions in note_mentions were found under: a contact whose
+    property or name differs, or who has no row, has their notes read again.
     """
 
     __tablename__ = "scored_contacts"
@@ -419,6 +420,7 @@ class ScoredContact(RealtorBase):
     property_id: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    previous_score: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class PropertySnapshot(RealtorBase):

@@ -18,6 +18,8 @@ from sqlalchemy import (
     literal, or_, select, text, union_all,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement, GenericFunction
 
@@ -550,6 +552,28 @@ def rounded_exactly(value: Any, digits: int = 1) -> ColumnElement[Any]:
 # --- computing once, finding text ------------------------------------------------------
 
 
+class temporary_table_as(Executable, ClauseElement):
+    """CREATE TEMPORARY TABLE `name` AS `query`: a result computed once, for the statements of a run that use it.
+
+    The table lives in the run's session until dropped (on both databases a
+    rollback takes it too): the run drops it before it ends. PostgreSQL may
+    compute `query` with parallel workers, as it would a plain SELECT, which
+    it never does for an INSERT … SELECT.
+    """
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name, self.query = name, query
+
+
+@compiles(temporary_table_as)
+def _temporary_table_as(element: temporary_table_as, compiler: Any, **kw: Any) -> str:
+    return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
+
+
+
+
 def computed_once(query: Select[Any]) -> Select[Any]:
     """`query` as a subquery whose expressions are computed once per row of it, on PostgreSQL.
 
@@ -621,5 +645,5 @@ __all__ = [
     "interaction_totals", "json_from", "json_list_length", "json_object", "json_value",
     "last_activity", "last_interaction", "latest_event", "latest_present", "named_in_notes", "no_interaction",
     "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
-    "session_of", "utc", "without_nested_loops",
+    "session_of", "temporary_table_as", "utc", "without_nested_loops",
 ]

@@ -38,12 +38,20 @@ def latest_snapshot(database: Database, contact_id: int) -> RelationshipScoreSna
 
 
 def scored(p: Portfolio, contact: Contact, score: float, at: datetime, days_since_last: float | None = None) -> None:
-    """A snapshot as relationship_scores writes it (only the parts cooling reads are meaningful)."""
-    p.session.add(RelationshipScoreSnapshot(
+    """A snapshot and the contact's scored_contacts row as relationship_scores writes them (only the parts cooling
+    reads are meaningful)."""
+    snapshot = RelationshipScoreSnapshot(
         contact_id=contact.id, score=score, scored_at=at,
         components={"recency": 0.0, "frequency": 0.0, "responsiveness": 0.0, "breadth": 0.0, "interactions": 0,
                     "days_since_last": days_since_last},
-    ))
+    )
+    p.session.add(snapshot)
+    p.session.flush()
+    latest = p.session.get(ScoredContact, contact.id)
+    if latest is None:
+        latest = ScoredContact(contact_id=contact.id, property_id=contact.property_id, name=contact.name.lower())
+        p.session.add(latest)
+    latest.previous_score, latest.score = latest.score, score
     p.session.flush()
 
 
@@ -559,7 +567,7 @@ CHECKS = [
     (overdue_follow_ups, _overdue_follow_up), (contacts_needing_outreach, _silent_contact),
 ]
 # What each check's docstring promises, whatever the portfolio size.
-STATEMENTS = {"relationship_scores": 11, "cooling_relationships": 2, "overdue_follow_ups": 1,
+STATEMENTS = {"relationship_scores": 14, "cooling_relationships": 2, "overdue_follow_ups": 1,
               "contacts_needing_outreach": 2}
 CHECK_IDS = [handler.__name__ for handler, _ in CHECKS]
 
