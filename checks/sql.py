@@ -7,15 +7,14 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import groupby
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean, ColumnElement, Float, Integer, Numeric, Select, Subquery, and_, case, cast, exists, func,
-    literal, or_, select, text, union_all,
+    literal, or_, select, union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -76,30 +75,6 @@ def session_of(ctx: CheckContext) -> Session:
     if ctx.session is None:
         raise RuntimeError(f"{ctx.task} is a synchronous check and needs the run's session")
     return ctx.session
-
-
-@contextmanager
-def without_nested_loops(session: Session) -> Iterator[None]:
-    """Statements inside plan their joins without nested loops, on PostgreSQL.
-
-    For a read over a few deals joined to grouped passes over whole tables,
-    where the planner's estimate of "a few" comes from statistics that a
-    check's own writes have just made stale (closing_probabilities writes
-    every deal's probability; an ANALYZE comes minutes later, if autovacuum
-    runs at all). Believing there is one deal, it joins every grouped pass in
-    a nested loop, computing each pass once per deal: at 100,000 properties
-    7 seconds instead of 0.3. Hash joins cost about the same as nested loops
-    when the estimate is right and stay linear when it is wrong. Reset
-    afterwards, for the rest of the run's transaction; after an error the
-    transaction's rollback undoes it. SQLite plans differently and is left
-    alone.
-    """
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        session.execute(text("SET LOCAL enable_nestloop = off"))
-    yield
-    if postgres:
-        session.execute(text("SET LOCAL enable_nestloop = on"))
 
 
 def utc(moment: datetime) -> Any:
@@ -621,5 +596,5 @@ __all__ = [
     "interaction_totals", "json_from", "json_list_length", "json_object", "json_value",
     "last_activity", "last_interaction", "latest_event", "latest_present", "named_in_notes", "no_interaction",
     "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
-    "session_of", "utc", "without_nested_loops",
+    "session_of", "utc",
 ]
