@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Float, Integer, Select, String, Subquery, and_, case, cast, func, literal, or_, select, union_all,
-    update,
+    ColumnElement, Float, Integer, Select, String, Subquery, and_, case, cast, exists, func, literal, or_, select,
+    union_all, update,
 )
 
 from checks.market import _record_first_observations
@@ -28,14 +28,13 @@ from checks.portfolio import CLOSED_CONTRACT_STATUSES, DEADLINE_WARNING, UNSIGNE
 from checks.registry import HOURLY, PREDICTIVE, check
 from checks.scheduled import OPEN_STATUSES
 from checks.schema import (
-    KEY_CONTACT_ROLES, SCORE_GRADES, UNSIGNED_CONTRACT_STATUSES, Contact, Contract, Offer, Property,
+    KEY_CONTACT_ROLES, SCORE_GRADES, UNSIGNED_CONTRACT_STATUSES, Contact, Contract, Offer, Property, PropertyNote,
     PropertySnapshot, ScheduledTask, SkipTrace, ZillowEnrichment,
 )
 from checks.spoken import spoken_days
 from checks.sql import (
-    active_since, activity_tallies, count_of, days_between, in_scope, json_list_length,
+    activity_tallies, days_between, in_scope, json_list_length,
     last_activity, latest_event, open_property, own_activity, quiet_before, rounded, session_of, utc,
-    without_nested_loops,
 )
 from heartbeat_mcp.database import json_rows
 from heartbeat_mcp.report import spoken_list
@@ -514,36 +513,48 @@ def deals_needing_attention(ctx: CheckContext) -> CheckResult:
     negative points, recomputed by the same expressions (`_outlook`) for
     these deals only, worst first and said in words ("no required contract
     signed", "no buyer, seller, lawyer or lender on file", "no activity in
-    two weeks", …); the next step answers the worst. Statements: one count
-    of the deals with a probability, one read of the low ones; on PostgreSQL
-    two more, which plan that read without nested loops (`without_nested_loops`:
-    the probabilities closing_probabilities has just written leave the
-    planner's statistics behind).
+    two weeks", …); the next step answers the worst.
+
+    Statements: one read of the low probabilities (with the count of the
+    open deals that have one), one of the low deals' factors. Their ids are
+    sent to the second read as one JSON parameter (`json_rows`) rather than
+    as a subquery over the snapshots: the planner's statistics on the
+    probabilities lag behind closing_probabilities' writes (an ANALYZE comes
+    minutes later, if autovacuum runs at all), and from such a subquery it
+    would believe in one deal and compute each grouped pass once per deal.
+    A list it is given has a fixed estimate whatever the statistics, so each
+    table is read through its property_id index for these deals only.
     """
     session = session_of(ctx)
-    stored = select(PropertySnapshot.property_id).where(PropertySnapshot.closing_probability.is_not(None))
-    low = select(PropertySnapshot.property_id).where(PropertySnapshot.closing_probability < ALARM)
-    outlook = _outlook(ctx, among=low)
-    with without_nested_loops(session):
-        rows = session.execute(
-            select(outlook, PropertySnapshot.closing_probability.label("stored"))
-            .join(PropertySnapshot, PropertySnapshot.property_id == outlook.c.id)
-            .order_by(PropertySnapshot.closing_probability, outlook.c.id)
-        ).all()
+    probability = PropertySnapshot.closing_probability
+    stored = in_scope(
+        select(Property.id, probability.label("probability"), func.count().over().label("stored"),
+               func.min(Property.id).over().label("first_id"))
+        .join(PropertySnapshot, PropertySnapshot.property_id == Property.id)
+        .where(open_property(), probability.is_not(None)),
+        ctx,
+    ).subquery("stored")
+    # The low ones come back, and one more row for the count.
+    found = session.execute(
+        select(stored).where(or_(stored.c.probability < ALARM, stored.c.id == stored.c.first_id))
+    ).all()
+    low = {row.id: row.probability for row in found if row.probability < ALARM}
+    given = json_rows(session, "low", {"property_id": Integer()}, [(pid,) for pid in low])
+    outlook = _outlook(ctx, among=select(given.c.property_id))
+    rows = sorted(session.execute(select(outlook)).all(), key=lambda row: (low[row.id], row.id))
     items = []
     for row in rows:
         reasons = _held_back_by(row)
         items.append(ActionItem(
             subject=f"property:{row.id}",
             priority=Priority.high,
-            message=f"{row.address} has only a {_percent(row.stored)} chance of closing.{_why(reasons)}",
+            message=f"{row.address} has only a {_percent(low[row.id])} chance of closing.{_why(reasons)}",
             next_step=NEXT_STEPS[reasons[0][0]] if reasons else "Review the deal with the seller",
             affected={"properties": [row.id]},
-            data={"closing_probability": row.stored, "factors": _contributions(row),
+            data={"closing_probability": low[row.id], "factors": _contributions(row),
                   "holding_back": [name for name, _, _ in reasons]},
         ))
-    population = in_scope(select(Property.id).where(open_property(), Property.id.in_(stored)), ctx)
-    return CheckResult(items=items, metrics={"rows_examined": count_of(session, population), "actions_taken": 0})
+    return CheckResult(items=items, metrics={"rows_examined": found[0].stored if found else 0, "actions_taken": 0})
 
 
 # --- follow_up_queue -----------------------------------------------------------------
@@ -601,9 +612,21 @@ def follow_up_queue(ctx: CheckContext) -> CheckResult:
     not action items: they are a ranking of properties other checks already
     report on (stale, deadlines, unsigned contracts), and the list reshuffles
     every hour — as findings they would repeat those checks and be told anew
-    at each reshuffle. Statement: one.
+    at each reshuffle.
+
+    "Touched" is tested in two steps: a note since now − 24 h (most touched
+    properties have one) sets the property aside in one pass over that
+    day's notes; for the rest the last activity, which the score needs
+    anyway, decides. Reading every kind of event of the day instead took
+    three scans of contracts and one of offers (their times have no index),
+    and PostgreSQL then planned the whole read in parallel, each worker
+    grouping contacts and contracts anew. Statement: one.
     """
-    deal = _open_deals(ctx, ("last_activity", *BONUSES), ~active_since(utc(ctx.now - UNTOUCHED_FOR)))
+    touched_since = utc(ctx.now - UNTOUCHED_FOR)
+    # A note since then means touched: those properties are set aside in one pass over the period's notes. For the
+    # rest, the last activity the score needs anyway decides (filtered outside the deals' subquery, computed once).
+    deal = _open_deals(ctx, ("last_activity", *BONUSES), ~exists().where(
+        PropertyNote.property_id == Property.id, PropertyNote.created_at >= touched_since))
     quiet_days = days_between(utc(ctx.now), deal.c.last_activity)
     quiet_points = (
         case((quiet_days * POINTS_PER_QUIET_DAY >= QUIET_POINTS_CAP, QUIET_POINTS_CAP),
@@ -615,6 +638,7 @@ def follow_up_queue(ctx: CheckContext) -> CheckResult:
     rows = session_of(ctx).execute(
         select(deal.c.id, deal.c.address, *(deal.c[name] for name in BONUSES), quiet_days.label("quiet_days"),
                rounded(quiet_points).label("quiet_points"), score, func.count().over().label("ranked"))
+        .where(deal.c.last_activity < touched_since)
         .order_by(score.desc(), deal.c.id)
         .limit(QUEUE_LENGTH)
     ).all()

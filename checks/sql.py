@@ -7,15 +7,14 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import groupby
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean, ColumnElement, Float, Integer, Numeric, Select, Subquery, and_, case, cast, exists, func,
-    literal, or_, select, text, union_all,
+    literal, or_, select,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
@@ -80,30 +79,6 @@ def session_of(ctx: CheckContext) -> Session:
     return ctx.session
 
 
-@contextmanager
-def without_nested_loops(session: Session) -> Iterator[None]:
-    """Statements inside plan their joins without nested loops, on PostgreSQL.
-
-    For a read over a few deals joined to grouped passes over whole tables,
-    where the planner's estimate of "a few" comes from statistics that a
-    check's own writes have just made stale (closing_probabilities writes
-    every deal's probability; an ANALYZE comes minutes later, if autovacuum
-    runs at all). Believing there is one deal, it joins every grouped pass in
-    a nested loop, computing each pass once per deal: at 100,000 properties
-    7 seconds instead of 0.3. Hash joins cost about the same as nested loops
-    when the estimate is right and stay linear when it is wrong. Reset
-    afterwards, for the rest of the run's transaction; after an error the
-    transaction's rollback undoes it. SQLite plans differently and is left
-    alone.
-    """
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        session.execute(text("SET LOCAL enable_nestloop = off"))
-    yield
-    if postgres:
-        session.execute(text("SET LOCAL enable_nestloop = on"))
-
-
 def utc(moment: datetime) -> Any:
     """A time as a bound value of the UTC column type, so SQLite compares it as stored."""
     return literal(moment, UTCDateTime())
@@ -161,7 +136,8 @@ def last_activity(property_: type[Property] | Any = Property,
     created_at. One index lookup per table, on (property_id, created_at) or
     property_id: a contract's three times are read from the same row. For
     the few properties a check reports, or when a lookup per property is
-    what the plan needs; over a whole period `activity_events` is cheaper.
+    what the plan needs; over a whole period a grouped pass is cheaper
+    (`activity_tallies`).
 
     `known` gives, by table name, the latest time of the property's events
     there (NULL when it has none) that the caller already reads in a pass
@@ -412,23 +388,6 @@ def json_from(values: dict[str, Any]) -> json_object:
 # --- counting, elapsed time and rounding ---------------------------------------------
 
 
-def activity_events(since: Any) -> Subquery:
-    """Every activity event (domain.md) at or after `since`, one row each: property_id, at.
-
-    The parts of `last_activity` — each conversation_history row, note,
-    contract creation, sending and completion, offer — and each property's
-    own creation, read for the period only (the busiest tables have a
-    (created_at, property_id) index for it). No upper bound, like
-    `last_activity`. For existence tests (`active_since`); counts per
-    property come from `activity_tallies`.
-    """
-    parts = [select(owner.label("property_id"), column.label("at")).where(column >= since, owner.is_not(None))
-             for column, owner in ACTIVITY_TIMES]
-    parts.append(select(Property.id.label("property_id"), Property.created_at.label("at"))
-                 .where(Property.created_at >= since))
-    return union_all(*parts).subquery("activity")
-
-
 def _activity_by_table() -> list[tuple[Any, list[Any]]]:
     """ACTIVITY_TIMES by table: (the column naming the property, the table's time columns)."""
     return [(parts[0][1], [column for column, _ in parts])
@@ -446,7 +405,7 @@ class ActivityTally(NamedTuple):
 def activity_tallies(since: Any, conditions: dict[str, Callable[[Any], ColumnElement[bool]]]) -> list[ActivityTally]:
     """How many of each property's events at or after `since` meet each named condition (a function of the time).
 
-    One tally per table of `activity_events`: aggregates to compute in a
+    One tally per table of activity (`ACTIVITY_TIMES`): aggregates for a
     pass over the table grouped by property (the caller's, so that a table
     it already groups for other facts is read once), and the row condition
     that limits such a pass to the period — along the (property_id, …)
@@ -472,18 +431,6 @@ def own_activity(since: Any, condition: Callable[[Any], ColumnElement[bool]]) ->
 def _tally(since: Any, columns: list[Any], condition: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[int]:
     """How many of a row's times are at or after `since` and meet `condition`."""
     return sum((case((and_(column >= since, condition(column)), 1), else_=0) for column in columns), literal(0))
-
-
-def active_since(since: Any) -> ColumnElement[bool]:
-    """Whether the property (correlated to `properties`) had activity at or after `since`.
-
-    The rule of `~quiet_before(since)`, for a cutoff that is the same for
-    every property: PostgreSQL reads the period's events once (a semi-join,
-    or an anti-join when negated) instead of looking every property up;
-    SQLite looks each property up in each kind's index, as before.
-    """
-    events = activity_events(since)
-    return exists().where(events.c.property_id == Property.id)
 
 
 class days_between(FunctionElement[float]):
@@ -640,10 +587,10 @@ def _found_in_default(element: found_in, compiler: Any, **kw: Any) -> str:
 
 
 __all__ = [
-    "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "ActivityTally", "active_since", "activity_tallies",
-    "activity_events", "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
+    "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "ActivityTally", "activity_tallies",
+    "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
     "interaction_totals", "json_from", "json_list_length", "json_object", "json_value",
     "last_activity", "last_interaction", "latest_event", "latest_present", "named_in_notes", "no_interaction",
     "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
-    "session_of", "temporary_table_as", "utc", "without_nested_loops",
+    "session_of", "temporary_table_as", "utc",
 ]

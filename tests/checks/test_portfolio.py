@@ -95,6 +95,45 @@ def test_every_kind_of_activity_keeps_a_property_fresh(database: Database, kind:
     assert list(by_subject(run_check(database, stale_properties))) == [f"property:{quiet}"]
 
 
+@pytest.mark.parametrize("stage", list(STALE_AFTER_DAYS))
+def test_a_note_decides_at_its_stages_threshold_whatever_the_shortest_threshold(database: Database, stage: str) -> None:
+    """Notes since the shortest threshold are set aside first: the rule must hold on both sides of it, per stage."""
+    limit, shortest = days(STALE_AFTER_DAYS[stage]), days(min(STALE_AFTER_DAYS.values()))
+
+    def noted(p: Portfolio, at: Any) -> int:
+        home = p.property(status=stage, created_at=NOW - days(90))
+        p.note(home, created_at=at)
+        return home.id
+
+    at_limit, past, at_shortest, before_shortest = build(database, lambda p: (
+        noted(p, NOW - limit), noted(p, NOW - limit - MINUTE), noted(p, NOW - shortest),
+        noted(p, NOW - shortest - MINUTE),
+    ))
+
+    stale = set(by_subject(run_check(database, stale_properties)))
+
+    assert f"property:{at_limit}" not in stale and f"property:{at_shortest}" not in stale
+    assert f"property:{past}" in stale
+    assert (f"property:{before_shortest}" in stale) == (limit == shortest)
+
+
+def test_an_overridden_shorter_threshold_sets_aside_only_the_notes_within_it(database: Database) -> None:
+    def fill(p: Portfolio) -> int:
+        quiet, noted = (p.property(status="new_property", created_at=NOW - days(90)) for _ in range(2))
+        p.note(quiet, created_at=NOW - days(1) - MINUTE)
+        p.note(noted, created_at=NOW - days(1))
+        return quiet.id
+
+    quiet = build(database, fill)
+
+    with database.transaction() as session:
+        ctx = CheckContext(task="stale_properties", now=NOW, settings=settings(), database=database, host=HostInfo(),
+                           session=session, options={"stale_after_days": {"new_property": 1}})
+        result = stale_properties(ctx)
+
+    assert list(by_subject(result)) == [f"property:{quiet}"]
+
+
 def test_complete_properties_and_unknown_statuses_are_never_stale(database: Database) -> None:
     build(database, lambda p: [p.property(status=s, created_at=NOW - days(90)) for s in ("complete", "on_hold")])
 

@@ -452,10 +452,19 @@ def test_the_quiet_days_count_up_to_300_points(database: Database, quiet: timede
     assert entry["score"] == score
 
 
-def test_a_property_touched_in_the_last_24_hours_is_not_queued(database: Database) -> None:
+TOUCHES: dict[str, Callable[[Portfolio, Property], Any]] = {
+    "tool call": lambda p, home: p.history(home, created_at=NOW - 24 * HOUR),
+    "note": lambda p, home: p.note(home, created_at=NOW - 24 * HOUR),
+    "contract sent": lambda p, home: p.contract(home, created_at=NOW - days(20), sent_at=NOW - 24 * HOUR),
+    "offer": lambda p, home: p.offer(home, created_at=NOW - 24 * HOUR),
+}
+
+
+@pytest.mark.parametrize("kind", list(TOUCHES))
+def test_a_property_touched_in_the_last_24_hours_is_not_queued(database: Database, kind: str) -> None:
     def fill(p: Portfolio) -> tuple[int, int]:
         touched = p.property(created_at=NOW - days(20))
-        p.history(touched, created_at=NOW - 24 * HOUR)
+        TOUCHES[kind](p, touched)
         untouched = p.property(created_at=NOW - days(20))
         p.note(untouched, created_at=NOW - 24 * HOUR - MINUTE)
         return touched.id, untouched.id
