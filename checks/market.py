@@ -29,12 +29,15 @@ from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 
 
 def active_cities(ctx: CheckContext) -> Select[Any]:
-    """(city, state) pairs where the agent has a property that is not complete.
+    """(city, state) pairs where the agent has a property that is not complete, for an IN test.
 
     A city is identified with its state: Portland, Oregon and Portland,
-    Maine are different markets.
+    Maine are different markets. A pair repeats once per open property:
+    an IN test does not need them distinct, and asking for DISTINCT makes
+    SQLite walk the (city, state, …) index for its order, fetching every
+    property's row for its status, instead of reading the table straight.
     """
-    return in_scope(select(Property.city, Property.state).where(open_property()).distinct(), ctx)
+    return in_scope(select(Property.city, Property.state).where(open_property()), ctx)
 
 
 def city_subject(city: str, state: str) -> str:
@@ -257,8 +260,9 @@ def watchlist_matches(ctx: CheckContext) -> CheckResult:
 def _city_windows(ctx: CheckContext, windows: dict[str, Window], *, others_only: bool = False) -> list[Any]:
     """Per active city: how many listings each window holds and their total price, all agents' listings.
 
-    One grouped scan of the (city, created_at) index over the windows' span;
-    the rows are one per active city, however large the portfolio.
+    Per active city, one range of the (city, state, created_at, price)
+    index over the windows' span, read from the index alone; the rows are
+    one per active city, however large the portfolio.
     `others_only` leaves out the scoped agent's own listings (without
     HEARTBEAT_AGENT_ID there is no "own" portfolio to leave out).
     """
