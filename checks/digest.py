@@ -17,7 +17,7 @@ from sqlalchemy import Select, String, and_, case, func, insert, literal, or_, s
 from checks.portfolio import CLOSED_CONTRACT_STATUSES
 from checks.registry import DIGEST, check, daily_at_eight
 from checks.schema import Contact, Contract, Notification, Property, ScheduledTask
-from checks.sql import in_scope, notification_in_scope, open_property
+from checks.sql import by_owner_index, in_scope, notification_in_scope, open_property
 from heartbeat_mcp.models import ActionItemRow
 from heartbeat_mcp.report import PRIORITY_ORDER, clip, plural, spoken_list
 from heartbeat_mcp.task import CheckContext, CheckResult, Priority
@@ -52,6 +52,11 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     parts are the state now (as contract_deadlines and overdue_follow_ups see it:
     a required contract is late in any status but the settled ones, on a
     property still in the pipeline).
+
+    Signed contracts are found by reading the contracts straight, not through
+    the status index (`by_owner_index`): completed is the commonest status,
+    and SQLite fetching each completed contract's row from the index costs
+    twice a plain pass over the table.
     """
     one, no_detail = literal(1), literal(None, String())
 
@@ -74,7 +79,7 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     signed = in_scope(
         _row(SIGNED, one, Property.address, Contract.name, Contract.completed_at, Contract.id)
         .join_from(Contract, Property, Property.id == Contract.property_id)
-        .where(Contract.status == "completed", in_window(Contract.completed_at)), ctx)
+        .where(by_owner_index(Contract.status) == "completed", in_window(Contract.completed_at)), ctx)
     late_contracts = in_scope(
         _row(LATE_CONTRACT, one, Property.address, Contract.name, Contract.required_by_date, Contract.id)
         .join_from(Contract, Property, Property.id == Contract.property_id)
@@ -100,16 +105,29 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
 
 
 def _needs_attention(now: datetime) -> Select[Any]:
-    """The open items nobody has acknowledged or snoozed, most important first, with counts by priority."""
+    """The open items nobody has acknowledged or snoozed, most important first, with counts by priority.
+
+    The first few by ORDER BY … LIMIT and the counts by one aggregate, joined
+    (the counts are one row): neither database sorts or numbers every open
+    item, as a window over all of them made both do (SQLite buffered the
+    thousands of rows twice).
+    """
     item = ActionItemRow
     waiting = and_(item.resolved_at.is_(None), item.acknowledged_at.is_(None),
                    or_(item.snoozed_until.is_(None), item.snoozed_until <= now))
-    counts = [func.sum(case((item.priority == p.value, 1), else_=0)).over().label(p.value) for p in Priority]
-    ranked = select(
-        item.priority, item.message, item.next_step, *counts,
-        func.row_number().over(order_by=(PRIORITY_ORDER.desc(), item.first_seen, item.id)).label("rank"),
-    ).where(waiting).subquery("waiting")
-    return select(ranked).where(ranked.c.rank <= TOP_ITEMS).order_by(ranked.c.rank)
+    order = (PRIORITY_ORDER.label("weight"), item.first_seen, item.id)
+    first = (
+        select(item.priority, item.message, item.next_step, *order)
+        .where(waiting).order_by(PRIORITY_ORDER.desc(), item.first_seen, item.id).limit(TOP_ITEMS)
+        .subquery("first")
+    )
+    counts = select(*(func.sum(case((item.priority == p.value, 1), else_=0)).label(p.value) for p in Priority)
+                    ).where(waiting).subquery("counts")
+    return (
+        select(first.c.priority, first.c.message, first.c.next_step, *(counts.c[p.value] for p in Priority))
+        .join_from(first, counts, literal(True))
+        .order_by(first.c.weight.desc(), first.c.first_seen, first.c.id)
+    )
 
 
 # --- what was found ---------------------------------------------------------------------
@@ -337,7 +355,7 @@ def daily_digest(ctx: CheckContext) -> CheckResult:
     - Deterministic: the same rows and clock give the same words; ties are
       broken by id. The date is the agent's (HEARTBEAT_TIMEZONE). A manual
       run writes another digest: it is a fresh briefing, not a duplicate.
-    - Statements: one UNION ALL for the happenings, one for the items, one insert.
+    - Statements: one UNION ALL for the happenings, one for the items and their counts, one insert.
     """
     digest = _read(ctx)
     spoken, long_text, counts = speech(digest), text(digest), digest.counts
