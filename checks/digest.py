@@ -104,30 +104,30 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     return select(ranked).where(ranked.c.rank <= EXAMPLES).order_by(ranked.c.kind, ranked.c.rank)
 
 
-def _needs_attention(now: datetime) -> Select[Any]:
-    """The open items nobody has acknowledged or snoozed, most important first, with counts by priority.
+def _waiting(now: datetime) -> Any:
+    """An open item nobody has acknowledged or snoozed."""
+    item = ActionItemRow
+    return and_(item.resolved_at.is_(None), item.acknowledged_at.is_(None),
+                or_(item.snoozed_until.is_(None), item.snoozed_until <= now))
 
-    The first few by ORDER BY … LIMIT and the counts by one aggregate, joined
-    (the counts are one row): neither database sorts or numbers every open
-    item, as a window over all of them made both do (SQLite buffered the
-    thousands of rows twice).
+
+def _needs_attention(now: datetime) -> Select[Any]:
+    """The first few waiting items, most important first: ORDER BY … LIMIT, no numbering of every one."""
+    item = ActionItemRow
+    return (select(item.priority, item.message, item.next_step).where(_waiting(now))
+            .order_by(PRIORITY_ORDER.desc(), item.first_seen, item.id).limit(TOP_ITEMS))
+
+
+def _waiting_by_priority(now: datetime) -> Select[Any]:
+    """How many items wait, per priority: one grouped pass.
+
+    A statement of its own rather than windows over the items (which made
+    both databases sort and buffer every waiting item for ten of them) or a
+    join to the first few (which PostgreSQL, with no statistics yet on the
+    items, ran once per item listed).
     """
     item = ActionItemRow
-    waiting = and_(item.resolved_at.is_(None), item.acknowledged_at.is_(None),
-                   or_(item.snoozed_until.is_(None), item.snoozed_until <= now))
-    order = (PRIORITY_ORDER.label("weight"), item.first_seen, item.id)
-    first = (
-        select(item.priority, item.message, item.next_step, *order)
-        .where(waiting).order_by(PRIORITY_ORDER.desc(), item.first_seen, item.id).limit(TOP_ITEMS)
-        .subquery("first")
-    )
-    counts = select(*(func.sum(case((item.priority == p.value, 1), else_=0)).label(p.value) for p in Priority)
-                    ).where(waiting).subquery("counts")
-    return (
-        select(first.c.priority, first.c.message, first.c.next_step, *(counts.c[p.value] for p in Priority))
-        .join_from(first, counts, literal(True))
-        .order_by(first.c.weight.desc(), first.c.first_seen, first.c.id)
-    )
+    return select(item.priority, func.count().label("items")).where(_waiting(now)).group_by(item.priority)
 
 
 # --- what was found ---------------------------------------------------------------------
@@ -146,6 +146,7 @@ class Digest:
     timezone: str
     happenings: dict[str, Happening]
     items: list[Any]
+    waiting_counts: dict[str, int]
 
     def count(self, kind: str) -> int:
         return self.happenings[kind].total
@@ -155,8 +156,7 @@ class Digest:
 
     @property
     def by_priority(self) -> dict[str, int]:
-        first = self.items[0] if self.items else None
-        return {p.value: int(getattr(first, p.value) or 0) if first else 0 for p in Priority}
+        return {p.value: self.waiting_counts.get(p.value, 0) for p in Priority}
 
     @property
     def waiting(self) -> int:
@@ -188,7 +188,8 @@ def _read(ctx: CheckContext) -> Digest:
         happening.total, happening.rows = int(row.total), int(row.rows)
         happening.examples.append(row)
     items = list(ctx.session.execute(_needs_attention(ctx.now)))
-    return Digest(ctx.now, ctx.settings.timezone, happenings, items)
+    waiting_counts = {row.priority: int(row.items) for row in ctx.session.execute(_waiting_by_priority(ctx.now))}
+    return Digest(ctx.now, ctx.settings.timezone, happenings, items, waiting_counts)
 
 
 # --- the spoken summary -----------------------------------------------------------------
@@ -355,7 +356,8 @@ def daily_digest(ctx: CheckContext) -> CheckResult:
     - Deterministic: the same rows and clock give the same words; ties are
       broken by id. The date is the agent's (HEARTBEAT_TIMEZONE). A manual
       run writes another digest: it is a fresh briefing, not a duplicate.
-    - Statements: one UNION ALL for the happenings, one for the items and their counts, one insert.
+    - Statements: one UNION ALL for the happenings, one for the first items, one for the counts of
+      items by priority, one insert.
     """
     digest = _read(ctx)
     spoken, long_text, counts = speech(digest), text(digest), digest.counts
