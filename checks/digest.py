@@ -17,7 +17,7 @@ from sqlalchemy import Select, String, and_, case, func, insert, literal, or_, s
 from checks.portfolio import CLOSED_CONTRACT_STATUSES
 from checks.registry import DIGEST, check, daily_at_eight
 from checks.schema import Contact, Contract, Notification, Property, ScheduledTask
-from checks.sql import by_owner_index, in_scope, notification_in_scope, open_property
+from checks.sql import in_scope, notification_in_scope, open_property
 from heartbeat_mcp.models import ActionItemRow
 from heartbeat_mcp.report import PRIORITY_ORDER, clip, plural, spoken_list
 from heartbeat_mcp.task import CheckContext, CheckResult, Priority
@@ -37,9 +37,10 @@ LATE = (LATE_CONTRACT, LATE_FOLLOW_UP)
 # --- reading ----------------------------------------------------------------------------
 
 
-def _row(kind: str, weight: Any, label: Any, detail: Any, at: Any, row_id: Any) -> Select[Any]:
-    """The shape every kind of happening shares, so one UNION ALL reads them all."""
-    return select(literal(kind).label("kind"), weight.label("weight"), label.label("label"),
+def _row(kind: str | Any, weight: Any, label: Any, detail: Any, at: Any, row_id: Any) -> Select[Any]:
+    """The shape every kind of happening shares, so one UNION ALL reads them all (`kind`: a name or an expression)."""
+    return select((literal(kind) if isinstance(kind, str) else kind).label("kind"), weight.label("weight"),
+                  label.label("label"),
                   detail.label("detail"), at.label("at"), row_id.label("row_id"))
 
 
@@ -53,10 +54,11 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     a required contract is late in any status but the settled ones, on a
     property still in the pipeline).
 
-    Signed contracts are found by reading the contracts straight, not through
-    the status index (`by_owner_index`): completed is the commonest status,
-    and SQLite fetching each completed contract's row from the index costs
-    twice a plain pass over the table.
+    Signed and late contracts come from one pass over the contracts (a
+    contract is one or the other: completed is a settled status), read
+    straight rather than through the status index: completed is the
+    commonest status, and SQLite fetching each completed contract's row from
+    the index cost twice a plain pass over the table.
     """
     one, no_detail = literal(1), literal(None, String())
 
@@ -76,15 +78,14 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
              no_detail, Notification.created_at, Notification.id)
         .outerjoin_from(Notification, Property, Property.id == Notification.property_id)
         .where(notified("watchlist_match")), ctx)
-    signed = in_scope(
-        _row(SIGNED, one, Property.address, Contract.name, Contract.completed_at, Contract.id)
+    signed = and_(Contract.status == "completed", in_window(Contract.completed_at))
+    late = and_(Contract.is_required, Contract.status.not_in(CLOSED_CONTRACT_STATUSES), open_property(),
+                Contract.required_by_date < ctx.now)
+    signed_or_late = in_scope(
+        _row(case((signed, SIGNED), else_=LATE_CONTRACT), one, Property.address, Contract.name,
+             case((signed, Contract.completed_at), else_=Contract.required_by_date), Contract.id)
         .join_from(Contract, Property, Property.id == Contract.property_id)
-        .where(by_owner_index(Contract.status) == "completed", in_window(Contract.completed_at)), ctx)
-    late_contracts = in_scope(
-        _row(LATE_CONTRACT, one, Property.address, Contract.name, Contract.required_by_date, Contract.id)
-        .join_from(Contract, Property, Property.id == Contract.property_id)
-        .where(Contract.is_required, Contract.status.not_in(CLOSED_CONTRACT_STATUSES), open_property(),
-               Contract.required_by_date < ctx.now), ctx)
+        .where(or_(signed, late)), ctx)
     late_follow_ups = in_scope(
         _row(LATE_FOLLOW_UP, one, Property.address, ScheduledTask.title, ScheduledTask.scheduled_at, ScheduledTask.id)
         .select_from(ScheduledTask)
@@ -92,7 +93,7 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
         .outerjoin(Property, Property.id == func.coalesce(ScheduledTask.property_id, Contact.property_id))
         .where(ScheduledTask.task_type == "follow_up", ScheduledTask.enabled,
                ScheduledTask.status.in_(("pending", "scheduled")), ScheduledTask.scheduled_at < ctx.now), ctx)
-    every = union_all(advanced, matched, signed, late_contracts, late_follow_ups).subquery("happenings")
+    every = union_all(advanced, matched, signed_or_late, late_follow_ups).subquery("happenings")
     late_first = case((every.c.kind.in_(LATE), every.c.at))  # overdue: the longest late first; events: newest
     ranked = select(
         every,
