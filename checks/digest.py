@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, case, func, insert, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, String, and_, case, func, insert, literal, or_, select, union_all
 
 from checks.portfolio import CLOSED_CONTRACT_STATUSES
 from checks.registry import DIGEST, check, daily_at_eight
 from checks.schema import Contact, Contract, Notification, Property, ScheduledTask
-from checks.sql import in_scope, notification_in_scope, open_property
+from checks.sql import by_owner_index, in_scope, notification_in_scope, open_property
 from heartbeat_mcp.models import ActionItemRow
 from heartbeat_mcp.report import PRIORITY_ORDER, clip, plural, spoken_list
 from heartbeat_mcp.task import CheckContext, CheckResult, Priority
@@ -37,10 +37,10 @@ LATE = (LATE_CONTRACT, LATE_FOLLOW_UP)
 # --- reading ----------------------------------------------------------------------------
 
 
-def _row(kind: str, weight: Any, label: Any, detail: Any, at: Any, row_id: Any) -> Select[Any]:
-    """The shape every kind of happening shares, so one UNION ALL reads them all."""
-    return select(literal(kind).label("kind"), weight.label("weight"), label.label("label"),
-                  detail.label("detail"), at.label("at"), row_id.label("row_id"))
+def _row(kind: str | ColumnElement[str], weight: Any, label: Any, detail: Any, at: Any, row_id: Any) -> Select[Any]:
+    """The shape every kind of happening shares, so one UNION ALL reads them all (`kind`: a name or an expression)."""
+    return select((literal(kind) if isinstance(kind, str) else kind).label("kind"), weight.label("weight"),
+                  label.label("label"), detail.label("detail"), at.label("at"), row_id.label("row_id"))
 
 
 def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
@@ -52,6 +52,14 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     parts are the state now (as contract_deadlines and overdue_follow_ups see it:
     a required contract is late in any status but the settled ones, on a
     property still in the pipeline).
+
+    Signed and late contracts come from one pass over the contracts (a
+    contract is one or the other: completed is a settled status), read
+    straight rather than through the status index (`by_owner_index`, which
+    also keeps SQLite with statistics from splitting the OR over two index
+    passes): completed is the commonest status, and SQLite fetching each
+    completed contract's row from the index cost twice a plain pass over
+    the table.
     """
     one, no_detail = literal(1), literal(None, String())
 
@@ -71,15 +79,14 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
              no_detail, Notification.created_at, Notification.id)
         .outerjoin_from(Notification, Property, Property.id == Notification.property_id)
         .where(notified("watchlist_match")), ctx)
-    signed = in_scope(
-        _row(SIGNED, one, Property.address, Contract.name, Contract.completed_at, Contract.id)
+    signed = and_(by_owner_index(Contract.status) == "completed", in_window(Contract.completed_at))
+    late = and_(Contract.is_required, Contract.status.not_in(CLOSED_CONTRACT_STATUSES), open_property(),
+                Contract.required_by_date < ctx.now)
+    signed_or_late = in_scope(
+        _row(case((signed, SIGNED), else_=LATE_CONTRACT), one, Property.address, Contract.name,
+             case((signed, Contract.completed_at), else_=Contract.required_by_date), Contract.id)
         .join_from(Contract, Property, Property.id == Contract.property_id)
-        .where(Contract.status == "completed", in_window(Contract.completed_at)), ctx)
-    late_contracts = in_scope(
-        _row(LATE_CONTRACT, one, Property.address, Contract.name, Contract.required_by_date, Contract.id)
-        .join_from(Contract, Property, Property.id == Contract.property_id)
-        .where(Contract.is_required, Contract.status.not_in(CLOSED_CONTRACT_STATUSES), open_property(),
-               Contract.required_by_date < ctx.now), ctx)
+        .where(or_(signed, late)), ctx)
     late_follow_ups = in_scope(
         _row(LATE_FOLLOW_UP, one, Property.address, ScheduledTask.title, ScheduledTask.scheduled_at, ScheduledTask.id)
         .select_from(ScheduledTask)
@@ -87,7 +94,7 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
         .outerjoin(Property, Property.id == func.coalesce(ScheduledTask.property_id, Contact.property_id))
         .where(ScheduledTask.task_type == "follow_up", ScheduledTask.enabled,
                ScheduledTask.status.in_(("pending", "scheduled")), ScheduledTask.scheduled_at < ctx.now), ctx)
-    every = union_all(advanced, matched, signed, late_contracts, late_follow_ups).subquery("happenings")
+    every = union_all(advanced, matched, signed_or_late, late_follow_ups).subquery("happenings")
     late_first = case((every.c.kind.in_(LATE), every.c.at))  # overdue: the longest late first; events: newest
     ranked = select(
         every,
@@ -99,17 +106,30 @@ def _happenings(ctx: CheckContext, since: datetime) -> Select[Any]:
     return select(ranked).where(ranked.c.rank <= EXAMPLES).order_by(ranked.c.kind, ranked.c.rank)
 
 
-def _needs_attention(now: datetime) -> Select[Any]:
-    """The open items nobody has acknowledged or snoozed, most important first, with counts by priority."""
+def _waiting(now: datetime) -> Any:
+    """An open item nobody has acknowledged or snoozed."""
     item = ActionItemRow
-    waiting = and_(item.resolved_at.is_(None), item.acknowledged_at.is_(None),
-                   or_(item.snoozed_until.is_(None), item.snoozed_until <= now))
-    counts = [func.sum(case((item.priority == p.value, 1), else_=0)).over().label(p.value) for p in Priority]
-    ranked = select(
-        item.priority, item.message, item.next_step, *counts,
-        func.row_number().over(order_by=(PRIORITY_ORDER.desc(), item.first_seen, item.id)).label("rank"),
-    ).where(waiting).subquery("waiting")
-    return select(ranked).where(ranked.c.rank <= TOP_ITEMS).order_by(ranked.c.rank)
+    return and_(item.resolved_at.is_(None), item.acknowledged_at.is_(None),
+                or_(item.snoozed_until.is_(None), item.snoozed_until <= now))
+
+
+def _needs_attention(now: datetime) -> Select[Any]:
+    """The first few waiting items, most important first: ORDER BY … LIMIT, no numbering of every one."""
+    item = ActionItemRow
+    return (select(item.priority, item.message, item.next_step).where(_waiting(now))
+            .order_by(PRIORITY_ORDER.desc(), item.first_seen, item.id).limit(TOP_ITEMS))
+
+
+def _waiting_by_priority(now: datetime) -> Select[Any]:
+    """How many items wait, per priority: one grouped pass.
+
+    A statement of its own rather than windows over the items (which made
+    both databases sort and buffer every waiting item for ten of them) or a
+    join to the first few (which PostgreSQL, with no statistics yet on the
+    items, ran once per item listed).
+    """
+    item = ActionItemRow
+    return select(item.priority, func.count().label("items")).where(_waiting(now)).group_by(item.priority)
 
 
 # --- what was found ---------------------------------------------------------------------
@@ -128,6 +148,7 @@ class Digest:
     timezone: str
     happenings: dict[str, Happening]
     items: list[Any]
+    waiting_counts: dict[str, int]
 
     def count(self, kind: str) -> int:
         return self.happenings[kind].total
@@ -137,8 +158,7 @@ class Digest:
 
     @property
     def by_priority(self) -> dict[str, int]:
-        first = self.items[0] if self.items else None
-        return {p.value: int(getattr(first, p.value) or 0) if first else 0 for p in Priority}
+        return {p.value: self.waiting_counts.get(p.value, 0) for p in Priority}
 
     @property
     def waiting(self) -> int:
@@ -170,7 +190,8 @@ def _read(ctx: CheckContext) -> Digest:
         happening.total, happening.rows = int(row.total), int(row.rows)
         happening.examples.append(row)
     items = list(ctx.session.execute(_needs_attention(ctx.now)))
-    return Digest(ctx.now, ctx.settings.timezone, happenings, items)
+    waiting_counts = {row.priority: int(row.items) for row in ctx.session.execute(_waiting_by_priority(ctx.now))}
+    return Digest(ctx.now, ctx.settings.timezone, happenings, items, waiting_counts)
 
 
 # --- the spoken summary -----------------------------------------------------------------
@@ -337,7 +358,8 @@ def daily_digest(ctx: CheckContext) -> CheckResult:
     - Deterministic: the same rows and clock give the same words; ties are
       broken by id. The date is the agent's (HEARTBEAT_TIMEZONE). A manual
       run writes another digest: it is a fresh briefing, not a duplicate.
-    - Statements: one UNION ALL for the happenings, one for the items, one insert.
+    - Statements: one UNION ALL for the happenings, one for the first items, one for the counts of
+      items by priority, one insert.
     """
     digest = _read(ctx)
     spoken, long_text, counts = speech(digest), text(digest), digest.counts

@@ -97,9 +97,9 @@ class Agent(RealtorBase):
 class Property(RealtorBase):
     """A listing moving through the pipeline (`status` is its stage).
 
-    (agent_id, status) serves the per-agent portfolio scans; (city,
-    created_at) the market windows and competitive activity; created_at
-    alone the watchlists whose criteria name no city.
+    (agent_id, status) serves the per-agent portfolio scans; (city, state,
+    created_at, price) the market windows and competitive activity, read
+    from the index alone; created_at alone the watchlists.
     """
 
     __tablename__ = "properties"
@@ -124,7 +124,7 @@ class Property(RealtorBase):
 
     __table_args__ = (
         Index("ix_properties_agent_status", "agent_id", "status"),
-        Index("ix_properties_city_created", "city", "created_at"),
+        Index("ix_properties_city_state_created", "city", "state", "created_at", "price"),
         Index("ix_properties_created", "created_at"),
     )
 

@@ -545,6 +545,6 @@ def test_statement_count_does_not_grow_with_the_portfolio(database: Database, sc
     scope = {"agent_id": build(database, lambda p: p.agent().id)} if scoped else {}
     small, large, result = statements_small_and_large(database, daily_digest, _portfolio_of, **scope)
 
-    assert small == large == 3
+    assert small == large == 4
     assert result.data["counts"]["advances"] == 33
     assert result.data["counts"]["needs_attention"] == 33
