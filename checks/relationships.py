@@ -93,7 +93,9 @@ def _contact_affected(row: Any) -> dict[str, list[int]]:
 # --- relationship_scores -----------------------------------------------------------------
 
 
-@check("relationship_scores", group=RELATIONSHIPS, schedule=HOURLY,
+# The first run matches every note of the last 31 days against its property's contacts (later runs only the new
+# ones): at 100,000 properties that takes longer than the default minute, and a run stopped short keeps nothing.
+@check("relationship_scores", group=RELATIONSHIPS, schedule=HOURLY, timeout_seconds=300.0,
        description="Score relationships with every active contact")
 def relationship_scores(ctx: CheckContext) -> CheckResult:
     """Score every contact of an open property 0–100; keep a snapshot whenever a score changes.
