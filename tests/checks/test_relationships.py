@@ -760,6 +760,23 @@ def test_a_contact_moved_to_another_property_is_found_in_its_notes(database: Dat
     assert interactions_of(database, pat) == 3
 
 
+def test_a_first_run_reads_the_notes_of_the_last_thirty_one_days_only(database: Database) -> None:
+    """Older notes count in no score: matching them would only fill note_mentions for the next run to empty."""
+    def fill(p: Portfolio) -> dict[int, datetime]:
+        home = p.property()
+        p.contact(home, name="Pat Lee", created_at=NOW - days(90))
+        written = {days(31) - MINUTE: "Pat Lee called", days(31) + MINUTE: "Pat Lee signed", days(60): "Met Pat Lee"}
+        return {p.note(home, content, created_at=NOW - ago).id: NOW - ago for ago, content in written.items()}
+
+    notes = build(database, fill)
+
+    run_check(database, relationship_scores)
+
+    with database.sessions() as session:
+        matched = session.scalars(select(NoteMention.note_id)).all()
+    assert [notes[note] for note in matched] == [NOW - days(31) + MINUTE]
+
+
 def test_a_deleted_note_no_longer_counts(database: Database) -> None:
     def fill(p: Portfolio) -> tuple[int, int]:
         home = p.property()
