@@ -94,7 +94,7 @@ def _contact_affected(row: Any) -> dict[str, list[int]]:
 
 
 # The first run matches every note of the last 31 days against its property's contacts (later runs only the new
-# ones): at 100,000 properties that took 21 s alone and 31 s within a cycle on two cores, close enough to the
+# ones): at 100,000 properties that took 21 s alone and most of a 24 s first cycle on two cores, close enough to the
 # default minute on a slower or busier host, and a run stopped short keeps nothing, so the next starts over.
 @check("relationship_scores", group=RELATIONSHIPS, schedule=HOURLY, timeout_seconds=300.0,
        description="Score relationships with every active contact")
