@@ -236,8 +236,9 @@ def _read_new_notes(session: Any, now: datetime) -> int:
         unread = or_(unread, PropertyNote.created_at >= latest - LATE_NOTES)
     # Constants, so the planners see how few notes they leave (each condition has its index). Notes written before
     # MENTIONS_KEPT are never matched: no score counts them, and a first run would otherwise match every note ever
-    # written (2 million at 100,000 properties) for the next run to delete most of the mentions.
-    unread = and_(unread, PropertyNote.created_at >= now - MENTIONS_KEPT)
+    # written (2 million at 100,000 properties) for the next run to delete most of the mentions. SQLite must not
+    # read that bound from its index: it would then read a month of notes at every run.
+    unread = and_(unread, by_owner_index(PropertyNote.created_at) >= now - MENTIONS_KEPT)
     session.execute(delete(NoteMention).where(NoteMention.mentioned_at < now - MENTIONS_KEPT))
     # Only the contacts of the properties these notes are on, looked up by property: not every contact read to be
     # hashed.
