@@ -37,7 +37,7 @@ from checks.schema import (
 )
 from checks.spoken import spoken_age, spoken_number
 from checks.sql import (
-    CONTRACT, NOTE, OFFER, by_owner_index, count_of, exact_days_between, in_scope, interaction_totals,
+    CONTRACT, NOTE, OFFER, by_owner_index, count_of, days_between, in_scope, interaction_totals,
     json_from, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
     session_of, temporary_table_as, utc,
 )
@@ -335,11 +335,10 @@ def _scores(ctx: CheckContext, among: Select[Any] | None) -> Select[Any]:
     ).offset(0).subquery("totals")
     t = totals.c
     count = t.interactions
-    window_days = literal(SCORE_WINDOW // timedelta(days=1), Integer)
-    recency = case((t.last_at.is_(None), 0),
-                   else_=literal(RECENCY_POINTS, Numeric) * (1 - _days_since(ctx.now, t.last_at) / window_days))
+    recency = case((t.last_at.is_(None), 0.0),
+                   else_=RECENCY_POINTS * (1 - _days_since(ctx.now, t.last_at) / (SCORE_WINDOW / timedelta(days=1))))
     frequency = FREQUENCY_POINTS_EACH * case((count > FREQUENCY_CAP, FREQUENCY_CAP), else_=count)
-    responsiveness = case((count == 0, 0), else_=literal(RESPONSIVENESS_POINTS, Numeric) * t.responses / count)
+    responsiveness = case((count == 0, 0.0), else_=RESPONSIVENESS_POINTS * t.responses / count)
     # The kinds used take four values, so their points are rounded once each, not once per contact.
     breadth = case({kinds: rounded_exactly(literal(BREADTH_POINTS * kinds / len(INTERACTION_KINDS)))
                     for kinds in range(len(INTERACTION_KINDS) + 1)}, value=t.kinds)
@@ -364,7 +363,7 @@ def _scores(ctx: CheckContext, among: Select[Any] | None) -> Select[Any]:
 
 
 def _days_since(now: datetime, at: Any) -> Any:
-    return exact_days_between(utc(now), at)
+    return days_between(utc(now), at)
 
 
 def _report_rows() -> Any:

@@ -445,31 +445,16 @@ class days_between(FunctionElement[float]):
     name = "days_between"
 
 
-class exact_days_between(days_between):
-    """`days_between` left an exact decimal on PostgreSQL (a float on SQLite), for values rounded in SQL: each
-    float ↔ numeric conversion goes through text there (`rounded_exactly`)."""
-
-    type = Numeric()
-    inherit_cache = True
-    name = "exact_days_between"
-
-
 @compiles(days_between, "sqlite")
-@compiles(exact_days_between, "sqlite")
 def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
     return f"(julianday({later}) - julianday({earlier}))"
 
 
-@compiles(exact_days_between)
-def _exact_days_between_default(element: days_between, compiler: Any, **kw: Any) -> str:
-    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
-
-
 @compiles(days_between)
 def _days_between_default(element: days_between, compiler: Any, **kw: Any) -> str:
-    return f"CAST({_exact_days_between_default(element, compiler, **kw)} AS DOUBLE PRECISION)"
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0 AS DOUBLE PRECISION)"
 
 
 class json_list_length(FunctionElement[int]):
@@ -603,7 +588,7 @@ def _found_in_default(element: found_in, compiler: Any, **kw: Any) -> str:
 
 __all__ = [
     "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "ActivityTally", "activity_tallies",
-    "computed_once", "count_of", "days_between", "exact_days_between", "found_in", "greatest", "in_scope",
+    "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
     "interaction_totals", "json_from", "json_list_length", "json_object", "json_value",
     "last_activity", "last_interaction", "latest_event", "latest_present", "named_in_notes", "no_interaction",
     "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
