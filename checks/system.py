@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import select
 
 from checks.registry import BASE_CYCLE, SYSTEM, check
-from heartbeat_mcp.httpclient import http_client
+from heartbeat_mcp.httpclient import http_client, mcp_http_client
 from heartbeat_mcp.models import EngineState, TaskConfig
 from heartbeat_mcp.registry import spoken_task
 from heartbeat_mcp.schedule import speak_duration
@@ -351,7 +352,11 @@ async def ping_remote_mcp(endpoint: Endpoint) -> Probe:
     started = time.perf_counter()
     try:
         with anyio.fail_after(PROBE_TIMEOUT_SECONDS):
-            async with Client(endpoint.url, mode="legacy", read_timeout_seconds=PROBE_TIMEOUT_SECONDS) as client:
+            async with (
+                await mcp_http_client(PROBE_TIMEOUT_SECONDS) as http,
+                Client(streamable_http_client(endpoint.url, http_client=http), mode="legacy",
+                       read_timeout_seconds=PROBE_TIMEOUT_SECONDS) as client,
+            ):
                 await client.session.send_ping()
     except Exception as exc:  # noqa: BLE001 - no answer to the ping, whatever the reason, means "down"
         return Probe(DOWN, _ms(started), problem=why_unreachable(exc, PROBE_TIMEOUT_SECONDS))
