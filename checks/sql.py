@@ -519,8 +519,6 @@ def _temporary_table_as(element: temporary_table_as, compiler: Any, **kw: Any) -
     return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
 
 
-
-
 def computed_once(query: Select[Any]) -> Select[Any]:
     """`query` as a subquery whose expressions are computed once per row of it, on PostgreSQL.
 
