@@ -21,11 +21,12 @@ set-based: nothing is written row by row.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Column, ColumnElement, Float, Integer, MetaData, Numeric, Select, Table, and_, case, cast, delete, exists,
+    Boolean, Column, ColumnElement, Float, Integer, MetaData, Select, Table, and_, case, cast, delete, exists,
     func, literal, null, or_, select, true, tuple_, union_all,
 )
 
@@ -37,9 +38,9 @@ from checks.schema import (
 )
 from checks.spoken import spoken_age, spoken_number
 from checks.sql import (
-    CONTRACT, NOTE, OFFER, by_owner_index, count_of, days_between, in_scope, interaction_totals,
-    json_from, last_interaction, named_in_notes, no_interaction, open_property, rounded, rounded_exactly,
-    session_of, temporary_table_as, utc,
+    CONTRACT, NOTE, OFFER, by_owner_index, count_of, half_up, in_scope, interaction_totals, json_from,
+    last_interaction, named_in_notes, no_interaction, open_property, seconds_between, session_of,
+    temporary_table_as, utc,
 )
 from heartbeat_mcp.database import insert_with_conflicts, json_rows
 from heartbeat_mcp.sqltypes import UTCDateTime
@@ -48,10 +49,10 @@ from heartbeat_mcp.task import ActionItem, CheckContext, CheckResult, Priority
 SNAPSHOT_DAYS = 2
 # The relationship score: points per component, and the window it is measured over.
 SCORE_WINDOW = timedelta(days=30)
-RECENCY_POINTS = 40.0
+RECENCY_TENTHS = 400  # 40 points
 FREQUENCY_POINTS_EACH, FREQUENCY_CAP = 3, 10  # 3 points per interaction, up to 10 interactions
-RESPONSIVENESS_POINTS = 20.0
-BREADTH_POINTS = 10.0
+RESPONSIVENESS_TENTHS = 200  # 20 points
+BREADTH_TENTHS = 100  # 10 points
 INTERACTION_KINDS = (NOTE, CONTRACT, OFFER)
 COMPONENTS = ("recency", "frequency", "responsiveness", "breadth")
 LOWEST_REPORTED = 10
@@ -61,6 +62,11 @@ CLOSEST_ROLES = ("buyer", "seller")
 
 OUTREACH_AFTER = timedelta(days=14)
 LAST_HEARD_WINDOW = timedelta(days=90)
+
+# Recency loses a tenth of a point every 6,480 seconds: a whole number, so a quotient by it that ends in a half is
+# exact.
+_SECONDS_PER_RECENCY_TENTH = int(SCORE_WINDOW.total_seconds()) // RECENCY_TENTHS
+_SECONDS_PER_HUNDREDTH_DAY = 864  # days_since_last is kept to a hundredth of a day
 
 _snapshot = RelationshipScoreSnapshot
 _scored = ScoredContact
@@ -293,7 +299,7 @@ _run_scores = Table(
     "relationship_run_scores", MetaData(),
     Column("contact_id", Integer), Column("key", Boolean), Column("matched", Boolean),
     Column("previous", Float), Column("score", Float),
-    *(Column(name, Numeric) for name in ("recency", "responsiveness", "breadth")),
+    *(Column(name, Float) for name in ("recency", "responsiveness", "breadth")),
     Column("frequency", Integer), Column("interactions", Integer), Column("last_at", UTCDateTime),
 )
 
@@ -335,35 +341,35 @@ def _scores(ctx: CheckContext, among: Select[Any] | None) -> Select[Any]:
     ).offset(0).subquery("totals")
     t = totals.c
     count = t.interactions
-    recency = case((t.last_at.is_(None), 0.0),
-                   else_=RECENCY_POINTS * (1 - _days_since(ctx.now, t.last_at) / (SCORE_WINDOW / timedelta(days=1))))
+    # Each component in tenths of a point: a whole number, rounded once (halves up) from a quotient that is exact
+    # whenever it ends in a half. Tenths add up exactly, and the score is their sum over ten, the same float as
+    # the one-decimal value. No float goes through a decimal: on PostgreSQL each conversion goes through text,
+    # and over every watched contact those took a third of the scoring read.
+    # Divisors are floats: SQLAlchemy would make an integer one a numeric.
+    quiet_tenths = seconds_between(utc(ctx.now), t.last_at) / float(_SECONDS_PER_RECENCY_TENTH)
+    recency = case((t.last_at.is_(None), 0), else_=half_up(RECENCY_TENTHS - quiet_tenths))
     frequency = FREQUENCY_POINTS_EACH * case((count > FREQUENCY_CAP, FREQUENCY_CAP), else_=count)
-    responsiveness = case((count == 0, 0.0), else_=RESPONSIVENESS_POINTS * t.responses / count)
-    # The kinds used take four values, so their points are rounded once each, not once per contact.
-    breadth = case({kinds: rounded_exactly(literal(BREADTH_POINTS * kinds / len(INTERACTION_KINDS)))
+    responsiveness = case((count == 0, 0), else_=half_up(t.responses * RESPONSIVENESS_TENTHS / cast(count, Float)))
+    # The kinds used take four values: their tenths are worked out here.
+    breadth = case({kinds: math.floor(BREADTH_TENTHS * kinds / len(INTERACTION_KINDS) + 0.5)
                     for kinds in range(len(INTERACTION_KINDS) + 1)}, value=t.kinds)
-    # Each component once, for the sum and for the snapshot. They stay exact decimals (whole points for
-    # frequency) until the score is rounded: on PostgreSQL every float ↔ numeric conversion goes through text.
+    # Each component once, for the sum and for the snapshot (frequency in whole points).
     points = (select(
         t.id, t.role.in_(KEY_CONTACT_ROLES).label("key"), t.matched, t.previous,
-        rounded_exactly(recency).label("recency"),
-        frequency.label("frequency"),
-        rounded_exactly(responsiveness).label("responsiveness"),
-        breadth.label("breadth"),
-        count.label("interactions"),
-        t.last_at,
+        recency.label("recency"), frequency.label("frequency"), responsiveness.label("responsiveness"),
+        breadth.label("breadth"), count.label("interactions"), t.last_at,
     ).offset(0).subquery("points"))
     p = points.c
+
+    def in_points(tenths: Any) -> Any:
+        return tenths / 10.0
+
     return select(
         p.id.label("contact_id"), p.key, p.matched, p.previous,
-        # A sum of one-decimal values has one decimal; rounding it again drops float noise.
-        rounded(p.recency + p.frequency + p.responsiveness + p.breadth).label("score"),
-        p.recency, p.responsiveness, p.breadth, p.frequency, p.interactions, p.last_at,
+        in_points(p.recency + 10 * p.frequency + p.responsiveness + p.breadth).label("score"),
+        in_points(p.recency).label("recency"), in_points(p.responsiveness).label("responsiveness"),
+        in_points(p.breadth).label("breadth"), p.frequency, p.interactions, p.last_at,
     )
-
-
-def _days_since(now: datetime, at: Any) -> Any:
-    return days_between(utc(now), at)
 
 
 def _report_rows() -> Any:
@@ -393,7 +399,7 @@ def _write_changed_scores(session: Any, now: datetime) -> None:
     components = {
         "recency": r.recency, "frequency": cast(r.frequency, Float), "responsiveness": r.responsiveness,
         "breadth": r.breadth, "interactions": r.interactions,
-        "days_since_last": rounded_exactly(_days_since(now, r.last_at), 2),
+        "days_since_last": half_up(seconds_between(utc(now), r.last_at) / float(_SECONDS_PER_HUNDREDTH_DAY)) / 100.0,
     }
     session.execute(_snapshot.__table__.insert().from_select(
         ["contact_id", "score", "components", "scored_at"],

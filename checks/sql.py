@@ -457,6 +457,52 @@ def _days_between_default(element: days_between, compiler: Any, **kw: Any) -> st
     return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0 AS DOUBLE PRECISION)"
 
 
+class seconds_between(FunctionElement[float]):
+    """Seconds from the second argument (earlier) to the first (later) time, as a float.
+
+    Whole seconds are exact on PostgreSQL (epoch of the interval, never a
+    numeric); on SQLite, from julianday() like `days_between`.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    return f"({_days_between_sqlite(element, compiler, **kw)} * 86400.0)"
+
+
+@compiles(seconds_between)
+def _seconds_between_default(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"date_part('epoch', {later} - {earlier})"
+
+
+class half_up(FunctionElement[float]):
+    """A value of 0 or more rounded to the nearest whole number, halves up (as a decimal rounds them).
+
+    floor(x + 0.5) on PostgreSQL, whose round() of a float takes halves to
+    the even number; SQLite's cast to an integer, which truncates, where
+    floor() is not always built in.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "half_up"
+
+
+@compiles(half_up, "sqlite")
+def _half_up_sqlite(element: half_up, compiler: Any, **kw: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)}) + 0.5 AS INTEGER)"
+
+
+@compiles(half_up)
+def _half_up_default(element: half_up, compiler: Any, **kw: Any) -> str:
+    return f"floor(({compiler.process(element.clauses, **kw)}) + 0.5)"
+
+
 class json_list_length(FunctionElement[int]):
     """The number of entries of a JSON list; 0 for JSON null or anything that is not a list."""
 
@@ -482,18 +528,7 @@ def rounded(value: Any, digits: int = 1) -> ColumnElement[float]:
     PostgreSQL rounds only numerics, hence the casts; rounding in SQL lets a
     stored score be compared with a recomputed one without float noise.
     """
-    return cast(rounded_exactly(value, digits), Float)
-
-
-def rounded_exactly(value: Any, digits: int = 1) -> ColumnElement[Any]:
-    """`value` rounded as `rounded` does, left an exact decimal (numeric) on PostgreSQL.
-
-    For values only written into JSON or added up before a last `rounded`:
-    each float ↔ numeric conversion goes through text on PostgreSQL, so
-    over hundreds of thousands of rows converting once instead of twice per
-    value is most of what rounding costs. The same digits either way.
-    """
-    return func.round(cast(value, Numeric), digits)
+    return cast(func.round(cast(value, Numeric), digits), Float)
 
 
 # --- computing once, finding text ------------------------------------------------------
@@ -586,9 +621,9 @@ def _found_in_default(element: found_in, compiler: Any, **kw: Any) -> str:
 
 __all__ = [
     "ACTIVITY_TIMES", "CONTRACT", "NOTE", "OFFER", "ActivityTally", "activity_tallies",
-    "computed_once", "count_of", "days_between", "found_in", "greatest", "in_scope",
+    "computed_once", "count_of", "days_between", "found_in", "greatest", "half_up", "in_scope",
     "interaction_totals", "json_from", "json_list_length", "json_object", "json_value",
     "last_activity", "last_interaction", "latest_event", "latest_present", "named_in_notes", "no_interaction",
-    "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded", "rounded_exactly",
-    "session_of", "temporary_table_as", "utc",
+    "notification_in_scope", "open_property", "own_activity", "quiet_before", "rounded",
+    "seconds_between", "session_of", "temporary_table_as", "utc",
 ]
