@@ -437,15 +437,18 @@ def cooling_relationships(ctx: CheckContext) -> CheckResult:
     whose scored_contacts row (latest and previous score, kept by
     relationship_scores) shows one, each then read from its two latest
     snapshots through the (contact_id, scored_at, id, score) index — the
-    previous one may have been let go — with the latest one's components.
+    previous one may have been let go — with the latest one's days_since_last.
     """
     session = session_of(ctx)
     population = _watched_contacts(ctx)
     # OFFSET 0: each lookup once per contact shown a drop.
     shown = (
         population.add_columns(Contact.name, Contact.role, Contact.property_id, Property.address,
-                               *(_nth_latest_snapshot(getattr(_snapshot, column), 0).label(column)
-                                 for column in ("score", "components", "scored_at")),
+                               *(_nth_latest_snapshot(column, 0).label(name) for name, column in (
+                                   ("score", _snapshot.score), ("scored_at", _snapshot.scored_at),
+                                   # The one component the message needs, read out in SQL: not every
+                                   # snapshot's components decoded in Python.
+                                   ("days_since_last", _snapshot.components["days_since_last"].as_float()))),
                                _nth_latest_snapshot(_snapshot.score, 1).label("previous_score"))
         .join(_scored, _scored.contact_id == Contact.id)
         .where(_dropped(_scored.previous_score, _scored.score))
@@ -483,7 +486,7 @@ def _nth_latest_snapshot(column: Any, n: int, contact_id: Any = Contact.id) -> A
 
 
 def _cooling_item(now: datetime, row: Any) -> ActionItem:
-    days_since_last = row.components.get("days_since_last")
+    days_since_last = row.days_since_last
     if days_since_last is None:
         heard = "Nothing from them in the last 30 days."
     else:
