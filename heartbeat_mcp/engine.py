@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup, TaskStatus
 from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -534,12 +535,22 @@ class HeartbeatEngine:
 
         async def one(claim: store.Claim) -> None:
             outcome = RunOutcome(claim.task, RunStatus.failed, 0.0, error="stopped", recorded=False)
+            running = inflight[claim.task]
+
+            def finished() -> None:
+                runs[claim.task] = running.outcome = outcome
+                running.done.set()
+
             try:
                 for before in self.registry[claim.task].after:
                     if before in in_cycle and before in self._inflight:
                         await self._inflight[before].done.wait()
                 async with self._slots.taken(ahead[claim.task]):
-                    outcome = await self._execute(inflight[claim.task], trigger, cycle_id)
+                    outcome = await self._execute(running, trigger, cycle_id)
+                    # The runs waiting for this one queue for its slot before it is freed: otherwise a run already
+                    # queued takes it, and the next step of the longest chain waits for another run to end.
+                    finished()
+                    await anyio.lowlevel.checkpoint()
                 if outcome.recorded:
                     self._expected_ms[claim.task] = outcome.duration_ms
             except Exception as exc:  # noqa: BLE001 - one task's trouble never ends the cycle
@@ -548,8 +559,7 @@ class HeartbeatEngine:
                 log.exception("task %s could not be run or recorded", claim.task)
                 outcome = RunOutcome(claim.task, RunStatus.failed, 0.0, error=describe_error(exc), recorded=False)
             finally:
-                runs[claim.task] = inflight[claim.task].outcome = outcome
-                inflight[claim.task].done.set()
+                finished()
                 self._inflight.pop(claim.task, None)
             self.snapshot.changed()
             if progress is not None:

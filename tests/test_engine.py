@@ -101,7 +101,16 @@ async def test_missed_runs_collapse_into_one_and_keep_their_phase(database: Data
     assert (following - phase).total_seconds() % 300 == 0
 
 
-async def test_a_cycle_starts_the_longest_chain_first_as_its_tasks_last_took(database: Database) -> None:
+@pytest.mark.parametrize(("after_slow_took", "order"), [
+    # slow and the task after it are the most work in a row; once slow is done, medium (300 ms) still has more
+    # ahead of it than after_slow (100 ms)
+    (100, ["slow", "medium", "after_slow", "cheap"]),
+    # after_slow (400 ms) has more than medium, which had been waiting since the cycle began: slow's slot is its own
+    (400, ["slow", "after_slow", "medium", "cheap"]),
+])
+async def test_a_cycle_starts_the_longest_chain_first_as_its_tasks_last_took(
+    database: Database, after_slow_took: int, order: list[str]
+) -> None:
     started: list[str] = []
 
     def handler(ctx: Any) -> CheckResult:
@@ -111,14 +120,13 @@ async def test_a_cycle_starts_the_longest_chain_first_as_its_tasks_last_took(dat
     specs = [TaskSpec("cheap", handler, Every(300), "Tests"), TaskSpec("medium", handler, Every(300), "Tests"),
              TaskSpec("slow", handler, Every(300), "Tests"),
              TaskSpec("after_slow", handler, Every(300), "Tests", after=("slow",))]
-    took = {"cheap": 10, "medium": 300, "slow": 500, "after_slow": 100}
+    took = {"cheap": 10, "medium": 300, "slow": 500, "after_slow": after_slow_took}
     with database.transaction() as session:  # as a previous process recorded them
         session.add_all(TaskRun(task_name=name, scheduled_for=START - timedelta(minutes=5), trigger="schedule",
                                 started_at=START - timedelta(minutes=5), finished_at=START - timedelta(minutes=5),
                                 duration_ms=ms, status="success", replica="earlier") for name, ms in took.items())
     await engine_for(database, pack_of(*specs), FakeClock(START), max_concurrency=1).execute_cycle()
-    # slow and the task after it are 600 ms of work in a row; after_slow can only queue once slow is done
-    assert started == ["slow", "medium", "after_slow", "cheap"]
+    assert started == order
 
 
 async def test_restart_resumes_from_persisted_schedule(database: Database) -> None:
