@@ -538,7 +538,7 @@ class HeartbeatEngine:
             running = inflight[claim.task]
 
             def finished() -> None:
-                runs[claim.task] = running.outcome = outcome
+                running.outcome = outcome
                 running.done.set()
 
             try:
@@ -560,6 +560,8 @@ class HeartbeatEngine:
                 outcome = RunOutcome(claim.task, RunStatus.failed, 0.0, error=describe_error(exc), recorded=False)
             finally:
                 finished()
+                # Counted here, not when the followers are told: each progress report counts the runs ended so far.
+                runs[claim.task] = outcome
                 self._inflight.pop(claim.task, None)
             self.snapshot.changed()
             if progress is not None:
