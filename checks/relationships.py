@@ -66,7 +66,7 @@ LAST_HEARD_WINDOW = timedelta(days=90)
 # Recency loses a tenth of a point every 6,480 seconds: a whole number, so a quotient by it that ends in a half is
 # exact.
 _SECONDS_PER_RECENCY_TENTH = int(SCORE_WINDOW.total_seconds()) // RECENCY_TENTHS
-_SECONDS_PER_HUNDREDTH_DAY = 864  # days_since_last is kept to a hundredth of a day
+_SECONDS_PER_HUNDREDTH_DAY = int(timedelta(days=1).total_seconds()) // 100  # days_since_last's precision
 
 _snapshot = RelationshipScoreSnapshot
 _scored = ScoredContact
@@ -214,6 +214,16 @@ MENTIONS_KEPT = SCORE_WINDOW + timedelta(days=1)
 LATE_NOTES = timedelta(hours=1)
 
 
+def _kept_period(now: datetime) -> ColumnElement[bool]:
+    """A note of the last MENTIONS_KEPT: the only notes ever matched. No score counts an older one.
+
+    A constant bound, so the planners see how few notes it leaves; SQLite
+    must not read it from the created_at index, or it would read a month of
+    notes wherever it is one condition among others.
+    """
+    return by_owner_index(PropertyNote.created_at) >= now - MENTIONS_KEPT
+
+
 def _read_new_notes(session: Any, now: datetime) -> int:
     """Bring note_mentions up to date with the notes written since the last run; returns the newest note read before.
 
@@ -240,11 +250,10 @@ def _read_new_notes(session: Any, now: datetime) -> int:
     unread = PropertyNote.id > newest
     if latest is not None:
         unread = or_(unread, PropertyNote.created_at >= latest - LATE_NOTES)
-    # Constants, so the planners see how few notes they leave (each condition has its index). Notes written before
-    # MENTIONS_KEPT are never matched: no score counts them, and a first run would otherwise match every note ever
-    # written (2 million at 100,000 properties) for the next run to delete most of the mentions. SQLite must not
-    # read that bound from its index: it would then read a month of notes at every run.
-    unread = and_(unread, by_owner_index(PropertyNote.created_at) >= now - MENTIONS_KEPT)
+    # Constants, so the planners see how few notes they leave (each condition has its index). Without the period a
+    # first run would match every note ever written (2 million at 100,000 properties) for the next run to delete
+    # most of the mentions.
+    unread = and_(unread, _kept_period(now))
     session.execute(delete(NoteMention).where(NoteMention.mentioned_at < now - MENTIONS_KEPT))
     # Only the contacts of the properties these notes are on, looked up by property: not every contact read to be
     # hashed.
@@ -274,8 +283,7 @@ def _read_notes_again(session: Any, now: datetime, contacts: Select[Any], newest
         index_elements=["contact_id"], set_={"property_id": upsert.excluded.property_id, "name": upsert.excluded.name}))
     session.execute(delete(NoteMention).where(NoteMention.contact_id.in_(contacts), NoteMention.note_id <= newest))
     _insert_mentions(session, named_in_notes(select(Contact.id).where(Contact.id.in_(contacts)),
-                                             by_owner_index(PropertyNote.created_at) >= now - MENTIONS_KEPT,
-                                             PropertyNote.id <= newest))
+                                             _kept_period(now), PropertyNote.id <= newest))
 
 
 def _insert_mentions(session: Any, found: Select[Any]) -> None:
