@@ -174,14 +174,15 @@ class Dispatcher:
         """Deliver whatever is due, then sleep until the next retry or hold ends, or until woken."""
         task_status.started()
         while True:
-            wake = self._wake
+            wake, began = self._wake, self.clock.now()
             next_at: datetime | None = None
             try:
                 await self.deliver_due()
                 next_at = await self.database.run(self._next_due)
             except Exception:  # noqa: BLE001 - a database outage or a bug: try again shortly, never stop
                 log.exception("delivering notifications failed; retrying")
-            fallback = self.clock.now() + timedelta(seconds=IDLE_SECONDS)
+            # Counted from when the pass began, as the engine's loop counts its ticks.
+            fallback = began + timedelta(seconds=IDLE_SECONDS)
             await self.clock.sleep_until(min(next_at, fallback) if next_at else fallback, wake)
             if wake.is_set():
                 self._wake = anyio.Event()

@@ -300,12 +300,12 @@ class HeartbeatEngine:
                 group.start_soon(self.snapshot.keep)
                 task_status.started()
                 while True:
-                    wake = self._wake
+                    wake, began = self._wake, self.clock.now()
                     try:
                         await self._beat()
                     except Exception:  # noqa: BLE001 - the loop must survive anything a beat does
                         log.exception("heartbeat loop step failed; retrying next tick")
-                    await self.clock.sleep_until(await self.next_wake(), wake)
+                    await self.clock.sleep_until(await self.next_wake(began), wake)
                     if wake.is_set():
                         self._wake = anyio.Event()
 
@@ -336,10 +336,17 @@ class HeartbeatEngine:
             return None
         return await self._run_cycle(claims, "schedule")
 
-    async def next_wake(self) -> datetime:
-        """When the loop wakes next: the nearest due task, pause end or lease end, or one tick."""
+    async def next_wake(self, began: datetime | None = None) -> datetime:
+        """When the loop wakes next: the nearest due task, pause end or lease end, or one tick after the step that
+        began at `began` (now, when not given).
+
+        A tick counts from when the step began, not from when it ended: the
+        beat keeps its pace however long a step takes, and time that passes
+        during a step (a slow database; a test's clock moved meanwhile) is
+        never waited for twice.
+        """
         now = self.clock.now()
-        fallback = now + timedelta(seconds=self.tick_seconds)
+        fallback = (began or now) + timedelta(seconds=self.tick_seconds)
         if not self._prepared or not self.database_ok:
             return fallback
         nearest = await self._db(self._nearest_due, now)

@@ -167,13 +167,16 @@ class StatusSnapshot:
         """Keep the facts while the loop runs: after changes made here, and each tick for everyone else's."""
         self._kept, self._facts = True, None  # what an earlier run of the loop kept may be stale by now
         try:
+            began = self._clock.now()
             await self.refresh()
             while True:
                 stale = self._stale
                 if self._tick is None:
                     await stale.wait()
                 else:
-                    await self._clock.sleep_until(self._clock.now() + self._tick, stale)
+                    # A tick after the last read began (as the engine's loop counts it), not after it ended.
+                    await self._clock.sleep_until(began + self._tick, stale)
+                began = self._clock.now()
                 if stale.is_set():
                     self._stale = anyio.Event()
                     await self.refresh()

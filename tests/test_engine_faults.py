@@ -50,6 +50,20 @@ async def test_database_down_at_start_then_back(proxy) -> None:
     assert [r.status for r in runs(direct, "steady")] == ["success"]
 
 
+async def test_while_the_database_is_down_a_tick_counts_from_when_the_step_began(proxy) -> None:
+    """The loop's next wake is a tick after its step began: time that passed during the step (here, the clock moved
+    while it ran) is not waited for twice."""
+    tcp, through, _ = proxy
+    tcp.down()
+    clock = FakeClock(START)
+    engine = engine_for(through, pack_of(("steady", Every(60))), clock, tick_seconds=60)
+    began = clock.now()
+    assert await engine.tick() is None
+    clock.advance(45)
+    assert await engine.next_wake(began) == began + timedelta(seconds=60)
+    assert await engine.next_wake() == clock.now() + timedelta(seconds=60)  # a step beginning now
+
+
 async def test_database_lost_mid_cycle_the_engine_survives_and_recovers(proxy) -> None:
     tcp, through, direct = proxy
 
